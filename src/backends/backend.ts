@@ -1,0 +1,115 @@
+// The one interface every storage backend implements. A backend knows how to find runs and
+// delete (or count) one batch of them in its store; the sweep loop in src/engine owns the rest.
+
+import type { KindCounts } from '../engine/records.js';
+import type { TerminalStatus } from '../engine/statuses.js';
+import type { Logger } from '../log.js';
+
+/** What the engine needs to know about one run; backends read it from the run record. */
+export interface RunState {
+  runId: string;
+  /** Exactly as stored. */
+  status: string;
+  /** null when the stored value cannot be read as an instant: such a run is never purged. */
+  updatedAt: Date | null;
+  parentRunId: string | null;
+}
+
+export interface StoreLayout {
+  /** Human-readable layout version as found, e.g. "7" (schema_versions) or "21 tables". */
+  schemaVersion: string;
+  /** True when the store holds no run data by construction (e.g. a failed initialisation). */
+  empty: boolean;
+  /** Optional features found (tables, columns), logged for diagnosis. */
+  details?: Record<string, string | number | boolean>;
+}
+
+export interface CandidateQuery {
+  statuses: readonly TerminalStatus[];
+  /** Runs whose updated_at is strictly before this instant are candidates. */
+  cutoff: Date;
+  /** How many runs one page of `candidates` should hold at most. */
+  pageSize: number;
+}
+
+/**
+ * A batch of runs the engine has decided to purge: every run in it is a candidate and has no
+ * kept child. Ordered children before parents.
+ */
+export interface PurgeBatch {
+  readonly runs: readonly RunState[];
+  /**
+   * Re-validates the batch against the runs read again under the backend's lock (the store may
+   * have changed since the selection was read). `current` holds every run of the batch that still
+   * exists; `withOutsideChildren` the ids that now have a child outside the batch. Returns the runs
+   * still to purge, children before parents. Backends must call it and purge only what it returns.
+   */
+  confirm(current: readonly RunState[], withOutsideChildren: ReadonlySet<string>): RunState[];
+}
+
+export interface PurgeResult {
+  /** Records actually deleted (or, in a dry run, that would be), per kind. */
+  counts: Partial<KindCounts>;
+  /** Ids whose run record was deleted (or would be). */
+  purgedRunIds: string[];
+}
+
+export interface HousekeepingRequest {
+  cutoff: Date;
+  batchSize: number;
+  dryRun: boolean;
+  signal: AbortSignal;
+  /** Called after each batch with what it deleted (or, in a dry run, would delete). */
+  onBatch(counts: Partial<KindCounts>): void;
+}
+
+export interface OrphanRequest extends HousekeepingRequest {
+  /** Only records at least this old (by their own timestamp) are orphan-swept. */
+  orphanCutoff: Date;
+}
+
+export interface SweepLock {
+  release(): Promise<void>;
+}
+
+export interface Backend {
+  /** The `type` this backend implements, e.g. "sqlite". */
+  readonly type: string;
+  /** Where it points, redacted: safe for logs, errors and status (never a password). */
+  readonly target: string;
+
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Reads the store's layout; throws UnknownSchemaError for a layout this release does not know. */
+  detectLayout(): Promise<StoreLayout>;
+
+  /** Takes the store-wide sweep lock, waiting at most `waitMs`; throws SweepLockedError after that. */
+  acquireSweepLock(waitMs: number): Promise<SweepLock>;
+
+  /** How many runs match the query now (for progress; may be an estimate). */
+  countCandidates(query: CandidateQuery): Promise<number>;
+
+  /**
+   * Candidate runs (status in the query's statuses, updated_at before the cutoff) in pages.
+   * A backend may prefilter coarsely; the engine re-checks every run with the exact predicate.
+   * Deleting runs between pages must not make the iteration skip or repeat a run.
+   */
+  candidates(query: CandidateQuery): AsyncIterable<RunState[]>;
+
+  /** Runs whose parent_run_id is one of `parentRunIds`. */
+  children(parentRunIds: readonly string[]): Promise<RunState[]>;
+
+  /** Deletes (or counts, when dryRun) one batch: each run's related records first, run records last. */
+  purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult>;
+
+  /** Age-based stream and schedule housekeeping (pyworkflow-storage.md §8.3), in batches; counts go to onBatch. */
+  housekeep(request: HousekeepingRequest): Promise<void>;
+
+  /** Optional age-gated sweep of per-run data whose run record no longer exists (H24); counts go to onBatch. */
+  sweepOrphans?(request: OrphanRequest): Promise<void>;
+}
+
+export interface BackendDeps {
+  logger: Logger;
+}

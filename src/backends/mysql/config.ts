@@ -1,0 +1,43 @@
+// MySQL / MariaDB storage config, with pyworkflow's own keys plus TLS and timeout options of ours.
+// pyworkflow accepts `dsn` but ignores it (it always connects with host/port/...); we honour it.
+
+import type { JSONSchemaType } from 'ajv';
+
+export interface MysqlConfig {
+  type: 'mysql';
+  dsn?: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string;
+  database?: string;
+  ssl_ca_file?: string;
+  ssl_cert_file?: string;
+  ssl_key_file?: string;
+  ssl_reject_unauthorized?: boolean;
+  statement_timeout_ms?: number;
+  lock_timeout_ms?: number;
+  connect_timeout_ms?: number;
+}
+
+export const mysqlConfigSchema: JSONSchemaType<MysqlConfig> = {
+  type: 'object',
+  properties: {
+    type: { type: 'string', const: 'mysql' },
+    dsn: { type: 'string', minLength: 1, nullable: true },
+    host: { type: 'string', minLength: 1, nullable: true },
+    port: { type: 'integer', minimum: 1, maximum: 65535, nullable: true },
+    user: { type: 'string', minLength: 1, nullable: true },
+    password: { type: 'string', nullable: true },
+    database: { type: 'string', minLength: 1, nullable: true },
+    ssl_ca_file: { type: 'string', minLength: 1, nullable: true },
+    ssl_cert_file: { type: 'string', minLength: 1, nullable: true },
+    ssl_key_file: { type: 'string', minLength: 1, nullable: true },
+    ssl_reject_unauthorized: { type: 'boolean', nullable: true },
+    statement_timeout_ms: { type: 'integer', minimum: 1, maximum: 3600000, nullable: true },
+    lock_timeout_ms: { type: 'integer', minimum: 1, maximum: 3600000, nullable: true },
+    connect_timeout_ms: { type: 'integer', minimum: 1, maximum: 600000, nullable: true },
+  },
+  required: ['type'],
+  additionalProperties: false,
+};

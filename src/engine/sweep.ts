@@ -1,0 +1,218 @@
+// The sweep loop, written once for every backend: schema guard, sweep lock, candidate pages,
+// parent/child decisions, batches (children and related records before run records), per-kind
+// counting, dry run, progress, and stopping between batches when asked to.
+
+import type { Backend, CandidateQuery, PurgeBatch, RunState } from '../backends/backend.js';
+import { CancelledError, RetentionError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { assertSafeCutoff } from './cutoff.js';
+import { addCounts, zeroCounts, type KindCounts } from './records.js';
+import type { SweepReport } from './report.js';
+import { confirmBatch, decideBatch, isCandidate, type Selection } from './selection.js';
+import type { TerminalStatus } from './statuses.js';
+
+export interface SweepOptions {
+  cutoff: Date;
+  statuses: readonly TerminalStatus[];
+  batchSize: number;
+  dryRun: boolean;
+  housekeeping: boolean;
+  /** When set, also sweep per-run data without a run record that is older than this instant. */
+  orphanCutoff?: Date;
+  /** How long to wait for another sweep of the same store to finish. */
+  lockWaitMs: number;
+  signal: AbortSignal;
+  now: () => Date;
+  logger: Logger;
+  onProgress?: (progress: SweepProgress) => void;
+}
+
+export type SweepPhase = 'runs' | 'housekeeping' | 'orphans' | 'done';
+
+export interface SweepProgress {
+  phase: SweepPhase;
+  /** Candidate runs looked at so far, and the count expected at the start (0 when unknown). */
+  runsSeen: number;
+  runsExpected: number;
+  deleted: KindCounts;
+  elapsedMs: number;
+}
+
+export const MAX_BATCH_SIZE = 10_000;
+
+/** Runs one sweep. Resolves with a report also when the sweep fails midway (outcome says so). */
+export async function sweep(backend: Backend, options: SweepOptions): Promise<SweepReport> {
+  const startedAt = options.now();
+  assertSafeCutoff(options.cutoff, startedAt);
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1 || options.batchSize > MAX_BATCH_SIZE) {
+    throw new RetentionError('INVALID_INPUT', `batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`, { exitCode: 2 });
+  }
+  if (options.statuses.length === 0) throw new RetentionError('INVALID_INPUT', 'no statuses selected', { exitCode: 2 });
+
+  const deleted = zeroCounts();
+  const state = { schemaVersion: '', keptForChildren: 0, runsSeen: 0, runsExpected: 0 };
+  const progress = (phase: SweepPhase): void =>
+    options.onProgress?.({
+      phase,
+      runsSeen: state.runsSeen,
+      runsExpected: state.runsExpected,
+      deleted: { ...deleted },
+      elapsedMs: options.now().getTime() - startedAt.getTime(),
+    });
+
+  const report = (outcome: SweepReport['outcome'], error?: RetentionError): SweepReport => {
+    const finishedAt = options.now();
+    return {
+      resultVersion: 1,
+      outcome,
+      backend: backend.type,
+      cutoff: options.cutoff.toISOString(),
+      dryRun: options.dryRun,
+      statuses: [...options.statuses],
+      housekeeping: options.housekeeping,
+      schemaVersion: state.schemaVersion,
+      deleted,
+      keptForChildren: state.keptForChildren,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: Math.max(0, finishedAt.getTime() - startedAt.getTime()),
+      ...(error ? { error: { code: error.code, message: error.message } } : {}),
+    };
+  };
+
+  try {
+    await backend.open();
+    const layout = await backend.detectLayout();
+    state.schemaVersion = layout.schemaVersion;
+    options.logger.info('store layout', { backend: backend.target, schemaVersion: layout.schemaVersion, ...layout.details });
+    if (layout.empty) {
+      options.logger.info('store holds no run data (incomplete initialisation); nothing to do');
+      progress('done');
+      return report('succeeded');
+    }
+    const lock = await backend.acquireSweepLock(options.lockWaitMs);
+    try {
+      await purgeCandidates(backend, options, deleted, state, progress);
+      if (options.housekeeping) {
+        throwIfAborted(options.signal);
+        progress('housekeeping');
+        await backend.housekeep({
+          cutoff: options.cutoff,
+          batchSize: options.batchSize,
+          dryRun: options.dryRun,
+          signal: options.signal,
+          onBatch: (c) => {
+            addCounts(deleted, c);
+            progress('housekeeping');
+          },
+        });
+      }
+      if (options.orphanCutoff && backend.sweepOrphans) {
+        throwIfAborted(options.signal);
+        progress('orphans');
+        await backend.sweepOrphans({
+          cutoff: options.cutoff,
+          orphanCutoff: options.orphanCutoff,
+          batchSize: options.batchSize,
+          dryRun: options.dryRun,
+          signal: options.signal,
+          onBatch: (c) => {
+            addCounts(deleted, c);
+            progress('orphans');
+          },
+        });
+      }
+    } finally {
+      await lock.release();
+    }
+    progress('done');
+    return report('succeeded');
+  } catch (err) {
+    const error =
+      err instanceof RetentionError ? err : new RetentionError('BACKEND_ERROR', `${backend.target}: ${errorMessage(err)}`, { cause: err });
+    options.logger.error('sweep stopped', { code: error.code, error: error.message });
+    return report(error instanceof CancelledError ? 'cancelled' : 'failed', error);
+  } finally {
+    await backend.close().catch((e: unknown) => options.logger.warn('closing the backend failed', { error: errorMessage(e) }));
+  }
+}
+
+async function purgeCandidates(
+  backend: Backend,
+  options: SweepOptions,
+  deleted: KindCounts,
+  state: { keptForChildren: number; runsSeen: number; runsExpected: number },
+  progress: (phase: SweepPhase) => void,
+): Promise<void> {
+  const selection: Selection = { statuses: new Set(options.statuses), cutoff: options.cutoff };
+  const query: CandidateQuery = { statuses: options.statuses, cutoff: options.cutoff, pageSize: options.batchSize };
+  state.runsExpected = await backend.countCandidates(query);
+  progress('runs');
+
+  // Runs already purged in this sweep ahead of their turn (descendants of an earlier root), so a
+  // later page that still lists them does not count them again (this matters in a dry run).
+  const handled = new Set<string>();
+  let pending: RunState[] = [];
+
+  const flush = async (): Promise<void> => {
+    const roots = pending.filter((r) => !handled.has(r.runId) && isCandidate(r, selection));
+    pending = [];
+    if (roots.length === 0) return;
+    throwIfAborted(options.signal);
+    const tree = await loadDescendants(backend, roots);
+    const decision = decideBatch(roots, (id) => tree.get(id) ?? [], selection);
+    state.keptForChildren += decision.keptForChildren.length;
+    if (decision.purge.length === 0) return;
+    const batch: PurgeBatch = {
+      runs: decision.purge,
+      confirm: (current, outside) => confirmBatch(decision.purge, current, outside, selection),
+    };
+    const result = await backend.purgeRuns(batch, { dryRun: options.dryRun });
+    for (const id of result.purgedRunIds) handled.add(id);
+    addCounts(deleted, result.counts);
+    progress('runs');
+  };
+
+  for await (const page of backend.candidates(query)) {
+    for (const run of page) {
+      state.runsSeen += 1;
+      pending.push(run);
+      if (pending.length >= options.batchSize) await flush();
+    }
+  }
+  await flush();
+}
+
+/** Loads every descendant of the roots, level by level, keyed by parent id. */
+async function loadDescendants(backend: Backend, roots: readonly RunState[]): Promise<Map<string, RunState[]>> {
+  const tree = new Map<string, RunState[]>();
+  const seen = new Set(roots.map((r) => r.runId));
+  let level = roots.map((r) => r.runId);
+  while (level.length > 0) {
+    const children = await backend.children(level);
+    const next: string[] = [];
+    for (const child of children) {
+      if (child.parentRunId === null) continue;
+      const siblings = tree.get(child.parentRunId) ?? [];
+      siblings.push(child);
+      tree.set(child.parentRunId, siblings);
+      if (!seen.has(child.runId)) {
+        seen.add(child.runId);
+        next.push(child.runId);
+      }
+    }
+    level = next;
+  }
+  return tree;
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    throw new CancelledError(reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'stop requested');
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
