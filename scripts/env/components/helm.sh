@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Helm CLI for the tests: built with `go build` from helm.sh/helm/v3 (cmd/helm) into
+# $PYWR_CACHE/helm/<version>/bin/helm, once per version. Nothing runs: `up` only builds and publishes
+# HELM=<path>. Usage: helm.sh up|down|status
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+HELM_VERSION="${PYWR_HELM_VERSION:-v3.19.5}"   # built against client-go v0.34: in Helm's skew for Kubernetes 1.33
+HELM_DIR="$PYWR_CACHE/helm/$HELM_VERSION"
+HELM_BIN="$HELM_DIR/bin/helm"
+
+# Go builds keep their module and build caches under the cache, never in $HOME/go or the repo.
+go_env() {
+  command -v go >/dev/null 2>&1 || die "go is not installed (Go 1.24 or newer is required to build helm)"
+  export GOMODCACHE="$PYWR_CACHE/go/mod" GOCACHE="$PYWR_CACHE/go/build" GOPATH="$PYWR_CACHE/go/path"
+  export GOFLAGS="-mod=mod -buildvcs=false -trimpath" GOTOOLCHAIN=local CGO_ENABLED=0 GOTELEMETRY=off
+  export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
+}
+
+build_helm() {
+  [[ -x "$HELM_BIN" ]] && return 0          # another build finished while we waited for the lock
+  go_env
+  local t=$SECONDS mod="$HELM_DIR/mod"
+  log "building helm $HELM_VERSION (go build helm.sh/helm/v3/cmd/helm)"
+  rm -rf "$mod"; mkdir -p "$mod" "$HELM_DIR/bin"
+  # A throw-away wrapper module pins helm's version; `-mod=mod` resolves the rest from helm's go.mod.
+  cat > "$mod/go.mod" <<EOF
+module pywr.local/helm-build
+
+go 1.24.0
+
+require helm.sh/helm/v3 $HELM_VERSION
+EOF
+  ( cd "$mod"
+    go mod download helm.sh/helm/v3
+    go build -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+      -o "$HELM_BIN.tmp" helm.sh/helm/v3/cmd/helm
+  ) || die "go build of helm $HELM_VERSION failed"
+  mv "$HELM_BIN.tmp" "$HELM_BIN"
+  log "built helm $HELM_VERSION in $(( SECONDS - t )) s"
+}
+
+healthy() { [[ -x "$HELM_BIN" ]] && "$HELM_BIN" version --short >/dev/null 2>&1; }
+
+case "${1:-}" in
+  up)
+    [[ -x "$HELM_BIN" ]] || with_build_lock build_helm
+    healthy || die "helm at $HELM_BIN does not run ($("$HELM_BIN" version --short 2>&1 | tail -n 1))"
+    log "helm $("$HELM_BIN" version --short) at $HELM_BIN"
+    write_env helm "HELM=$HELM_BIN" "HELM_VERSION=$HELM_VERSION"
+    ;;
+  down) : ;;   # nothing runs
+  status) healthy ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
