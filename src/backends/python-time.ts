@@ -14,16 +14,22 @@ export function parsePythonTimestamp(value: unknown): Date | null {
   if (!m) return null;
   const [, y, mo, d, h, mi, s, frac, zone] = m;
   const ms = frac ? Number(frac.padEnd(3, '0').slice(0, 3)) : 0;
-  let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
+  const wall = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms));
+  // Date.UTC rolls over out-of-range fields (month 13, day 32, hour 25): such text is not a real instant.
+  if (
+    Number.isNaN(wall.getTime()) || wall.getUTCFullYear() !== Number(y) || wall.getUTCMonth() !== Number(mo) - 1 ||
+    wall.getUTCDate() !== Number(d) || wall.getUTCHours() !== Number(h) || wall.getUTCMinutes() !== Number(mi) ||
+    wall.getUTCSeconds() !== Number(s)
+  ) {
+    return null;
+  }
+  let t = wall.getTime();
   if (zone && zone.toUpperCase() !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1;
     const digits = zone.slice(1).replace(':', '');
     t -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4))) * 60_000;
   }
-  const date = new Date(t);
-  // Date.UTC rolls over out-of-range fields (month 13, day 32): such text is not a real instant.
-  if (Number.isNaN(t) || date.getUTCFullYear() !== Number(y) && !zone) return null;
-  return Number.isNaN(date.getTime()) ? null : date;
+  return new Date(t);
 }
 
 /**
