@@ -41,10 +41,11 @@ export interface PurgeBatch {
   /**
    * Re-validates the batch against the runs read again under the backend's lock (the store may
    * have changed since the selection was read). `current` holds every run of the batch that still
-   * exists; `withOutsideChildren` the ids that now have a child outside the batch. Returns the runs
-   * still to purge, children before parents. Backends must call it and purge only what it returns.
+   * exists; `outsideChildren` every run whose parent is in the batch but which is not itself in it
+   * (only runId and parentRunId are read). Returns the runs still to purge, children before parents.
+   * Backends must call it and purge only what it returns.
    */
-  confirm(current: readonly RunState[], withOutsideChildren: ReadonlySet<string>): RunState[];
+  confirm(current: readonly RunState[], outsideChildren: readonly Pick<RunState, 'runId' | 'parentRunId'>[]): RunState[];
 }
 
 export interface PurgeResult {

@@ -43,3 +43,10 @@ export function formatPythonUtc(date: Date): string {
   const base = iso.slice(0, 19);
   return ms === 0 ? `${base}+00:00` : `${base}.${String(ms).padStart(3, '0')}000+00:00`;
 }
+
+/**
+ * Stores that keep timestamps as text are narrowed in their query language by text comparison with
+ * a cutoff moved this far later, then tested exactly on parsed instants: text in another offset or
+ * with a space separator can sort up to 14 h away from its instant, so the narrowing never misses one.
+ */
+export const COARSE_MARGIN_MS = 24 * 60 * 60 * 1000;

@@ -11,10 +11,13 @@ export async function createBackend(config: StorageConfig, deps: BackendDeps): P
   switch (config.type) {
     case 'reference-memory':
       return new ReferenceMemoryBackend(emptyDataset());
+    case 'sqlite': {
+      const { SqliteBackend } = await import('./sqlite/sqlite-backend.js');
+      return new SqliteBackend(config, deps);
+    }
     default:
       throw new InvalidInputError(`storage type "${config.type}" is not supported by this release`, 'UNSUPPORTED_BACKEND');
   }
-  void deps;
 }
 
 /** Every string in the config that must never appear in output (passwords, DSNs). */

@@ -159,13 +159,20 @@ async function purgeCandidates(
     pending = [];
     if (roots.length === 0) return;
     throwIfAborted(options.signal);
-    const tree = await loadDescendants(backend, roots);
+    const tree = await loadDescendants(backend, roots, handled);
     const decision = decideBatch(roots, (id) => tree.get(id) ?? [], selection);
     state.keptForChildren += decision.keptForChildren.length;
     if (decision.purge.length === 0) return;
     const batch: PurgeBatch = {
       runs: decision.purge,
-      confirm: (current, outside) => confirmBatch(decision.purge, current, outside, selection),
+      // A child purged earlier in this sweep is no outside child (a dry run still sees it).
+      confirm: (current, outside) =>
+        confirmBatch(
+          decision.purge,
+          current,
+          new Set(outside.filter((c) => !handled.has(c.runId) && c.parentRunId !== null).map((c) => c.parentRunId!)),
+          selection,
+        ),
     };
     const result = await backend.purgeRuns(batch, { dryRun: options.dryRun });
     for (const id of result.purgedRunIds) handled.add(id);
@@ -183,8 +190,11 @@ async function purgeCandidates(
   await flush();
 }
 
-/** Loads every descendant of the roots, level by level, keyed by parent id. */
-async function loadDescendants(backend: Backend, roots: readonly RunState[]): Promise<Map<string, RunState[]>> {
+/**
+ * Loads every descendant of the roots, level by level, keyed by parent id. Runs purged earlier in
+ * this sweep are left out: in a real sweep they are gone already, and a dry run must see the same.
+ */
+async function loadDescendants(backend: Backend, roots: readonly RunState[], handled: ReadonlySet<string>): Promise<Map<string, RunState[]>> {
   const tree = new Map<string, RunState[]>();
   const seen = new Set(roots.map((r) => r.runId));
   let level = roots.map((r) => r.runId);
@@ -192,7 +202,7 @@ async function loadDescendants(backend: Backend, roots: readonly RunState[]): Pr
     const children = await backend.children(level);
     const next: string[] = [];
     for (const child of children) {
-      if (child.parentRunId === null) continue;
+      if (child.parentRunId === null || handled.has(child.runId)) continue;
       const siblings = tree.get(child.parentRunId) ?? [];
       siblings.push(child);
       tree.set(child.parentRunId, siblings);

@@ -58,9 +58,7 @@ export class ReferenceMemoryBackend implements Backend {
   async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
     const ids = new Set(batch.runs.map((r) => r.runId));
     const current = this.data.runs.filter((r) => ids.has(r.run_id)).map(toState);
-    const outside = new Set(
-      this.data.runs.filter((r) => r.parent_run_id !== null && ids.has(r.parent_run_id) && !ids.has(r.run_id)).map((r) => r.parent_run_id!),
-    );
+    const outside = this.data.runs.filter((r) => r.parent_run_id !== null && ids.has(r.parent_run_id) && !ids.has(r.run_id)).map(toState);
     const confirmed = batch.confirm(current, outside);
     const purge = new Set(confirmed.map((r) => r.runId));
     const prefixes = confirmed.map((r) => checkpointPrefix(r.runId));

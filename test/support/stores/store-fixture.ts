@@ -20,6 +20,8 @@ export interface StoreHandle {
 
 export interface StoreFixture {
   readonly type: string;
+  /** The dataset as this store can hold it (e.g. SQLite has no scheduled_signals table). */
+  adapt(dataset: Dataset): Dataset;
   /** Creates a fresh store holding exactly `dataset`, in pyworkflow's layout. */
   create(dataset: Dataset): Promise<StoreHandle>;
 }

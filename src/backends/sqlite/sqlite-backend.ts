@@ -1,0 +1,185 @@
+// The `sqlite` backend: pyworkflow's SQLite layout through better-sqlite3. Each batch is one short
+// BEGIN IMMEDIATE transaction (pyworkflow's workers wait at most their 5 s busy timeout, never for a
+// whole purge, H14), re-reads the batch's runs under that lock (H15), and deletes related rows
+// before run rows.
+
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { backendError, RetentionError } from '../../errors.js';
+import type { KindCounts } from '../../engine/records.js';
+import type {
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+} from '../backend.js';
+import { COARSE_MARGIN_MS, formatPythonUtc, parsePythonTimestamp } from '../python-time.js';
+import type { SqliteConfig } from './config.js';
+import { runSqliteHousekeeping } from './housekeeping.js';
+import { detectSqliteLayout, type SqliteLayout } from './layout.js';
+import { acquireSqliteSweepLock } from './sweep-lock.js';
+
+interface RunRow {
+  run_id: string;
+  status: string;
+  updated_at: unknown;
+  parent_run_id: string | null;
+}
+
+export class SqliteBackend implements Backend {
+  readonly type = 'sqlite';
+  readonly target: string;
+  private db: Database.Database | null = null;
+  private layout: SqliteLayout | null = null;
+
+  constructor(
+    private readonly config: SqliteConfig,
+    private readonly deps: BackendDeps,
+  ) {
+    this.target = `sqlite ${config.base_path}`;
+  }
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    if (!existsSync(this.config.base_path)) {
+      throw new RetentionError('CONNECTION_FAILED', `${this.target}: database file does not exist (base_path must point at pyworkflow's database file)`);
+    }
+    try {
+      // fileMustExist: never create an empty database where the user pointed at the wrong path.
+      this.db = new Database(this.config.base_path, { fileMustExist: true, timeout: this.config.busy_timeout_ms ?? 5000 });
+      this.db.pragma('foreign_keys = ON');
+    } catch (err) {
+      throw backendError(this.target, 'opening the database', err, 'CONNECTION_FAILED');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = null;
+  }
+
+  async detectLayout(): Promise<StoreLayout> {
+    this.layout = detectSqliteLayout(this.connection(), this.target);
+    return this.layout;
+  }
+
+  async acquireSweepLock(waitMs: number): Promise<SweepLock> {
+    return acquireSqliteSweepLock(this.config.base_path, waitMs, this.target);
+  }
+
+  async countCandidates(query: CandidateQuery): Promise<number> {
+    const { sql, params } = this.candidateSql(query, null);
+    const row = this.connection().prepare(`SELECT COUNT(*) AS n FROM (${sql})`).get(...params) as { n: number };
+    return row.n;
+  }
+
+  async *candidates(query: CandidateQuery): AsyncIterable<RunState[]> {
+    let after = '';
+    for (;;) {
+      const { sql, params } = this.candidateSql(query, after);
+      const rows = this.connection().prepare(`${sql} ORDER BY run_id LIMIT ?`).all(...params, query.pageSize) as RunRow[];
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.run_id;
+      const page = rows.map(toState);
+      for (const run of page) {
+        if (run.updatedAt === null) this.deps.logger.warn('run kept: updated_at is not a timestamp', { runId: run.runId });
+      }
+      yield page;
+    }
+  }
+
+  async children(parentRunIds: readonly string[]): Promise<RunState[]> {
+    if (!this.requireLayout().hasParentColumn || parentRunIds.length === 0) return [];
+    const rows = this.connection()
+      .prepare(`SELECT run_id, status, updated_at, parent_run_id FROM workflow_runs WHERE parent_run_id IN (SELECT value FROM json_each(?))`)
+      .all(JSON.stringify(parentRunIds)) as RunRow[];
+    return rows.map(toState);
+  }
+
+  async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
+    const db = this.connection();
+    const layout = this.requireLayout();
+    const work = db.transaction((): PurgeResult => {
+      const ids = JSON.stringify(batch.runs.map((r) => r.runId));
+      const current = (
+        db.prepare(`SELECT run_id, status, updated_at, ${parentColumn(layout)} FROM workflow_runs WHERE run_id IN (SELECT value FROM json_each(?))`).all(ids) as RunRow[]
+      ).map(toState);
+      const outside = layout.hasParentColumn
+        ? (db
+            .prepare(
+              `SELECT run_id AS runId, parent_run_id AS parentRunId FROM workflow_runs
+               WHERE parent_run_id IN (SELECT value FROM json_each(@ids)) AND run_id NOT IN (SELECT value FROM json_each(@ids))`,
+            )
+            .all({ ids }) as { runId: string; parentRunId: string }[])
+        : [];
+      const confirmed = batch.confirm(current, outside);
+      if (confirmed.length === 0) return { counts: {}, purgedRunIds: [] };
+      const doomed = JSON.stringify(confirmed.map((r) => r.runId));
+      const counts: Partial<KindCounts> = {};
+      const perRun = (table: string, kind: keyof KindCounts): void => {
+        if (!layout.tables.has(table)) return;
+        const where = `run_id IN (SELECT value FROM json_each(?))`;
+        counts[kind] = options.dryRun
+          ? (db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`).get(doomed) as { n: number }).n
+          : db.prepare(`DELETE FROM ${table} WHERE ${where}`).run(doomed).changes;
+      };
+      if (layout.tables.has('checkpoints')) {
+        // Exact prefix `{run_id}:` as a key range on the primary key: no LIKE, whose `_` wildcard
+        // would match other runs' keys (H9).
+        const stmt = options.dryRun
+          ? db.prepare('SELECT COUNT(*) AS n FROM checkpoints WHERE step_run_id >= ? AND step_run_id < ?')
+          : db.prepare('DELETE FROM checkpoints WHERE step_run_id >= ? AND step_run_id < ?');
+        let n = 0;
+        for (const run of confirmed) {
+          const lo = `${run.runId}:`;
+          const hi = `${run.runId};`; // ';' is the code point after ':'
+          n += options.dryRun ? (stmt.get(lo, hi) as { n: number }).n : stmt.run(lo, hi).changes;
+        }
+        counts.checkpoints = n;
+      }
+      perRun('events', 'events');
+      perRun('steps', 'steps');
+      perRun('hooks', 'hooks');
+      perRun('cancellation_flags', 'cancellationFlags');
+      // Run rows last; parent and child in one statement is fine (FKs are checked at statement end).
+      perRun('workflow_runs', 'runs');
+      return { counts, purgedRunIds: confirmed.map((r) => r.runId) };
+    });
+    try {
+      // IMMEDIATE takes the write lock up front, so the re-read and the deletes see one state.
+      return options.dryRun ? work.deferred() : work.immediate();
+    } catch (err) {
+      throw backendError(this.target, `purging a batch of ${batch.runs.length} runs`, err);
+    }
+  }
+
+  async housekeep(request: HousekeepingRequest): Promise<void> {
+    runSqliteHousekeeping(this.connection(), this.requireLayout(), request, this.target);
+  }
+
+  private candidateSql(query: CandidateQuery, after: string | null): { sql: string; params: unknown[] } {
+    const layout = this.requireLayout();
+    const statuses = JSON.stringify(query.statuses);
+    const coarse = formatPythonUtc(new Date(query.cutoff.getTime() + COARSE_MARGIN_MS));
+    const keyset = after === null ? '' : 'run_id > ? AND ';
+    return {
+      sql: `SELECT run_id, status, updated_at, ${parentColumn(layout)} FROM workflow_runs WHERE ${keyset}status IN (SELECT value FROM json_each(?)) AND updated_at < ?`,
+      params: after === null ? [statuses, coarse] : [after, statuses, coarse],
+    };
+  }
+
+  private connection(): Database.Database {
+    if (!this.db) throw new RetentionError('BACKEND_ERROR', `${this.target}: not open`);
+    return this.db;
+  }
+
+  private requireLayout(): SqliteLayout {
+    if (!this.layout) throw new RetentionError('BACKEND_ERROR', `${this.target}: layout not detected yet`);
+    return this.layout;
+  }
+}
+
+function parentColumn(layout: SqliteLayout): string {
+  return layout.hasParentColumn ? 'parent_run_id' : 'NULL AS parent_run_id';
+}
+
+function toState(r: RunRow): RunState {
+  return { runId: r.run_id, status: r.status, updatedAt: parsePythonTimestamp(r.updated_at), parentRunId: r.parent_run_id };
+}
