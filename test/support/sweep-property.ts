@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { sweep } from '../../src/engine/sweep.js';
-import { TERMINAL_STATUSES, type TerminalStatus } from '../../src/engine/statuses.js';
+import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
 import { silentLogger } from '../../src/log.js';
 import { generateDataset } from '../../src/model/generate.js';
 import { expectedAfterSweep } from './oracle.js';
