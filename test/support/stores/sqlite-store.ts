@@ -33,7 +33,8 @@ export function sqliteHandle(path: string, cleanup: () => void = () => undefined
 }
 
 export function dumpSqlite(path: string): Snapshot {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  // Read-write: after a killed sweep the first opener must roll back the hot journal, as pyworkflow's would.
+  const db = new Database(path, { fileMustExist: true });
   try {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
     const out: Snapshot = {};

@@ -1,0 +1,111 @@
+// The built CLI as a process against real SQLite files: output contract, exit codes, refusals.
+import AjvModule from 'ajv';
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acquireSqliteSweepLock } from '../../../src/backends/sqlite/sweep-lock.js';
+import { RESULT_SCHEMA } from '../../../src/engine/report.js';
+import { generateDataset } from '../../../src/model/generate.js';
+import { runCli } from '../../support/cli.js';
+import { sqliteFixture } from '../../support/stores/sqlite-store.js';
+import type { StoreHandle } from '../../support/stores/store-fixture.js';
+
+const Ajv = AjvModule as unknown as typeof AjvModule.default;
+const validateResult = new Ajv({ allErrors: true }).compile(RESULT_SCHEMA);
+
+describe('pyworkflow-retention sweep (sqlite)', () => {
+  let store: StoreHandle;
+  const now = new Date();
+  const storage = (): string => JSON.stringify(store.storageConfig);
+
+  beforeEach(async () => {
+    store = await sqliteFixture.create(sqliteFixture.adapt(generateDataset({ seed: 3, runs: 300, now, spanDays: 60, eventsPerRun: 3 })));
+  });
+  afterEach(async () => store.destroy());
+
+  it('prints one JSON result, writes the same to the termination log, and exits 0', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'pywr-term-')), 'termination-log');
+    const r = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--output', 'json', '--termination-log', log]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(validateResult(result), JSON.stringify(validateResult.errors)).toBe(true);
+    expect(result).toMatchObject({ outcome: 'succeeded', dryRun: false, schemaVersion: '7', backend: 'sqlite' });
+    expect((result.deleted as { runs: number }).runs).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(log, 'utf8'))).toEqual(result);
+    // Non-terminal stderr: structured JSON log lines.
+    for (const line of r.stderr.trim().split('\n')) expect(() => JSON.parse(line) as unknown).not.toThrow();
+  });
+
+  it('a dry run deletes nothing and predicts the real run', async () => {
+    const before = await store.dump();
+    const dry = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--dry-run', '--output', 'json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(await store.dump()).toEqual(before);
+    const real = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--output', 'json']);
+    expect((JSON.parse(real.stdout) as { deleted: unknown }).deleted).toEqual((JSON.parse(dry.stdout) as { deleted: unknown }).deleted);
+  });
+
+  it('prints a human summary in text mode', () => {
+    const r = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--progress', 'none']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/pyworkflow-retention sweep succeeded/);
+    expect(r.stdout).toMatch(/runs\s+\d+/);
+  });
+
+  it.each([
+    [['--retention-days', '0'], /--retention-days must be a positive integer/],
+    [['--retention-days', '-1'], /--retention-days/],
+    [['--retention-days', '2.5'], /--retention-days/],
+    [['--retention-days', '30', '--statuses', 'running'], /"running" is not a terminal status/],
+    [['--older-than', new Date(Date.now() - 3600_000).toISOString()], /less than one day before now/],
+  ])('bad input %j exits 2 naming the problem and changes nothing', async (args, message) => {
+    const before = await store.dump();
+    const r = runCli(['sweep', '--storage', storage(), ...(args)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --verbose
+    expect(await store.dump()).toEqual(before);
+  });
+
+  it('refuses an unknown schema version, deleting nothing', async () => {
+    const path = (store.storageConfig as { base_path: string }).base_path;
+    const db = new Database(path);
+    db.prepare("INSERT INTO schema_versions (version, applied_at, description) VALUES (8, '2027-01-01T00:00:00+00:00', 'future')").run();
+    db.close();
+    const before = await store.dump();
+    const r = runCli(['sweep', '--storage', storage(), '--retention-days', '1', '--output', 'json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/unknown pyworkflow schema \(schema_versions holds version 8\); supported: pre-versioning, 1, 2, 3, 4, 5, 6, 7\. Nothing was deleted/);
+    expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'failed', error: { code: 'UNKNOWN_SCHEMA' } });
+    expect(await store.dump()).toEqual(before);
+  });
+
+  it('fails clearly on a missing database file instead of creating one', () => {
+    const missing = join(tmpdir(), `no-such-${Date.now()}.db`);
+    const r = runCli(['sweep', '--storage', JSON.stringify({ type: 'sqlite', base_path: missing }), '--retention-days', '30']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/database file does not exist/);
+  });
+
+  it('waits for a running sweep, then gives up with a clear message', async () => {
+    const before = await store.dump();
+    const lock = acquireSqliteSweepLock((store.storageConfig as { base_path: string }).base_path, 0, 'test');
+    try {
+      const r = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--lock-wait', '1']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/another retention sweep is running/);
+      expect(await store.dump()).toEqual(before);
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('exits 2 for an unknown command or flag', () => {
+    expect(runCli(['purge']).code).toBe(2);
+    const r = runCli(['sweep', '--storage', storage(), '--retention-days', '3', '--frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--frobnicate/);
+  });
+});
