@@ -1,0 +1,170 @@
+// BSD flock(2) from Node (through koffi), the lock pyworkflow's writers take with Python's `filelock`
+// on `.locks/*.lock`: exclusive, non-blocking attempts retried with async sleeps, so waiting for a
+// lock never blocks the event loop. Generic: any backend that needs a cross-process file lock uses it.
+
+import { closeSync, fstatSync, openSync, constants as fsc, statSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import koffi from 'koffi';
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+
+/** An exclusive flock held on an open lock file. */
+export interface FlockHandle {
+  readonly path: string;
+  /** Unlocks and closes. Idempotent. */
+  release(): void;
+  /**
+   * Unlinks the lock file, then unlocks and closes. Only safe as the very last act under the lock:
+   * a process that opens the path afterwards creates a new inode and locks that one, so from the
+   * unlink on this lock no longer excludes anybody. Waiters on the old inode notice the unlink
+   * (filelock and `acquire` below both check st_nlink) and start over on the new file.
+   */
+  removeAndRelease(): void;
+}
+
+export interface AcquireOptions {
+  /** Give up (FlockTimeoutError) after this long; 0 means a single attempt. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export class FlockTimeoutError extends Error {
+  constructor(
+    readonly path: string,
+    readonly waitedMs: number,
+  ) {
+    super(`timed out after ${waitedMs} ms waiting for the lock ${path} (another process holds it)`);
+    this.name = 'FlockTimeoutError';
+  }
+}
+
+type FlockFn = (fd: number, operation: number) => number;
+let flockFn: FlockFn | null = null;
+
+/** Loads libc's flock on first use, so merely importing this module never touches native code. */
+function nativeFlock(): FlockFn {
+  if (flockFn) return flockFn;
+  const candidates =
+    process.platform === 'darwin'
+      ? ['libSystem.B.dylib']
+      : ['libc.so.6', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1', 'libc.so'];
+  let lastError: unknown;
+  for (const name of candidates) {
+    try {
+      const fn = koffi.load(name).func('int flock(int, int)') as (fd: number, op: number) => number;
+      flockFn = fn;
+      return fn;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`cannot load flock(2) from the C library (tried ${candidates.join(', ')}): ${String(lastError)}`);
+}
+
+const errnoCodes = koffi.os.errno;
+const CONTENDED = new Set([errnoCodes.EWOULDBLOCK, errnoCodes.EAGAIN, errnoCodes.EACCES].filter((n): n is number => n !== undefined));
+const EINTR = errnoCodes.EINTR;
+
+/** One flock call; true when granted, false when another process holds it. Throws on real errors (ENOLCK, ENOSYS...). */
+function flockOnce(fd: number, operation: number): boolean {
+  const flock = nativeFlock();
+  for (;;) {
+    if (flock(fd, operation) === 0) return true;
+    const errno = koffi.errno();
+    if (errno === EINTR) continue;
+    if (CONTENDED.has(errno)) return false;
+    throw new Error(`flock failed with errno ${errno}${errnoName(errno)}; the filesystem may not support flock(2)`);
+  }
+}
+
+function errnoName(errno: number): string {
+  const name = Object.entries(errnoCodes).find(([, n]) => n === errno)?.[0];
+  return name ? ` (${name})` : '';
+}
+
+function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+  return a.ino === b.ino && a.dev === b.dev;
+}
+
+const OPEN_FLAGS = fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW;
+
+/**
+ * One non-blocking attempt. The inode check after locking closes the race with a process that
+ * unlinked (and maybe recreated) the lock file while we were opening it: holding a lock on an
+ * inode the path no longer names protects nothing.
+ */
+export function tryAcquire(path: string): FlockHandle | null {
+  for (;;) {
+    const fd = openSync(path, OPEN_FLAGS, 0o644);
+    let locked = false;
+    try {
+      locked = flockOnce(fd, LOCK_EX | LOCK_NB);
+      if (!locked) {
+        closeSync(fd);
+        return null;
+      }
+      const held = fstatSync(fd, { bigint: true });
+      const named = statSync(path, { bigint: true, throwIfNoEntry: false });
+      if (held.nlink === 0n || named === undefined || !sameFile(held, named)) {
+        // Lost the race with an unlink: let go of the dead inode and start over on the current file.
+        flockOnce(fd, LOCK_UN);
+        closeSync(fd);
+        continue;
+      }
+      return handle(path, fd, held);
+    } catch (err) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+      throw err;
+    }
+  }
+}
+
+function handle(path: string, fd: number, identity: BigIntStats): FlockHandle {
+  let open = true;
+  const release = (): void => {
+    if (!open) return;
+    open = false;
+    try {
+      flockOnce(fd, LOCK_UN);
+    } finally {
+      closeSync(fd); // closing drops the lock anyway; the explicit unlock just makes it prompt
+    }
+  };
+  return {
+    path,
+    release,
+    removeAndRelease: () => {
+      if (!open) return;
+      try {
+        const named = statSync(path, { bigint: true, throwIfNoEntry: false });
+        if (named !== undefined && sameFile(named, identity)) unlinkSync(path);
+      } finally {
+        release();
+      }
+    },
+  };
+}
+
+/**
+ * Takes the exclusive lock, retrying with short sleeps (1 ms growing to 50 ms, filelock's own poll
+ * interval) until `timeoutMs` has passed.
+ */
+export async function acquire(path: string, options: AcquireOptions): Promise<FlockHandle> {
+  const started = Date.now();
+  let pause = 1;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const got = tryAcquire(path);
+    if (got) return got;
+    const waited = Date.now() - started;
+    if (waited >= options.timeoutMs) throw new FlockTimeoutError(path, waited);
+    await sleep(Math.min(pause, options.timeoutMs - waited), undefined, options.signal ? { signal: options.signal } : undefined);
+    pause = Math.min(pause * 2, 50);
+  }
+}
