@@ -15,6 +15,10 @@ export async function createBackend(config: StorageConfig, deps: BackendDeps): P
       const { SqliteBackend } = await import('./sqlite/sqlite-backend.js');
       return new SqliteBackend(config, deps);
     }
+    case 'file': {
+      const { FileBackend } = await import('./file/file-backend.js');
+      return new FileBackend(config, deps);
+    }
     default:
       throw new InvalidInputError(`storage type "${config.type}" is not supported by this release`, 'UNSUPPORTED_BACKEND');
   }

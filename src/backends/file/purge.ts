@@ -1,0 +1,200 @@
+// One batch of the file backend's purge (pyworkflow-storage.md §8.2 "file"): lock and re-read the runs,
+// let the engine confirm them, delete each run's files under pyworkflow's own locks, the hook tokens
+// once per batch, and the run files last, children before parents. Killed at any instant, every run
+// whose run file is still there is found again by the next sweep, which finishes it.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KindCounts } from '../../engine/records.js';
+import type { Logger } from '../../log.js';
+import type { PurgeBatch, PurgeResult, RunState } from '../backend.js';
+import type { FlockHandle } from '../flock.js';
+import type { FilePaths } from './layout.js';
+import type { Locker } from './locker.js';
+import { cancelLock, checkpointLock, eventsLock, hookLock, runLock, TOKEN_INDEX_LOCK } from './locks.js';
+import { countEventLines, removeFile } from './removal.js';
+import type { RunDataIndex } from './run-data-index.js';
+import { readRunFile } from './run-file.js';
+import type { RunSnapshot } from './run-snapshot.js';
+import { removeRunTokens } from './token-index.js';
+
+export interface PurgeContext {
+  paths: FilePaths;
+  locker: Locker;
+  snapshot: RunSnapshot;
+  index: RunDataIndex;
+  logger: Logger;
+}
+
+type Counts = Pick<KindCounts, 'runs' | 'events' | 'steps' | 'hooks' | 'cancellationFlags' | 'checkpoints'>;
+
+export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
+  const counts: Counts = { runs: 0, events: 0, steps: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0 };
+  const runLocks = new Map<string, FlockHandle>();
+  try {
+    const current = await lockAndReread(ctx, batch.runs, runLocks);
+    const confirmed = batch.confirm(current, await outsideChildren(ctx, batch.runs));
+    const keep = new Set(confirmed.map((r) => r.runId));
+    for (const [id, lock] of runLocks) {
+      if (!keep.has(id)) {
+        lock.release();
+        runLocks.delete(id);
+      }
+    }
+    if (confirmed.length === 0) return { counts, purgedRunIds: [] };
+
+    // A run whose dependents could not all be locked keeps its run file, and so do its ancestors:
+    // a parent never goes before its child.
+    const stuck = new Set<string>();
+    for (const run of confirmed) {
+      if (!(await purgeOwnFiles(ctx, run.runId, counts, dryRun))) stuck.add(run.runId);
+    }
+    if (!(await purgeHooksAndTokens(ctx, confirmed.filter((r) => !stuck.has(r.runId)), counts, dryRun))) {
+      for (const r of confirmed) stuck.add(r.runId);
+    }
+
+    const purgedRunIds: string[] = [];
+    for (const run of confirmed) {
+      if (stuck.has(run.runId)) {
+        if (run.parentRunId !== null) stuck.add(run.parentRunId);
+        continue;
+      }
+      const lock = runLocks.get(run.runId)!;
+      runLocks.delete(run.runId);
+      if (removeFile(ctx.paths.runFile(run.runId), dryRun)) {
+        counts.runs += 1;
+        purgedRunIds.push(run.runId);
+      }
+      if (dryRun) {
+        lock.release();
+      } else {
+        lock.removeAndRelease(); // the run file is gone: nothing is left for this lock to protect
+        ctx.snapshot.forget(run.runId);
+        ctx.index.forget(run.runId);
+      }
+    }
+    if (stuck.size > 0) ctx.logger.warn('runs left for the next sweep: a lock on their files stayed taken', { runs: [...stuck].slice(0, 20) });
+    return { counts, purgedRunIds };
+  } finally {
+    for (const lock of runLocks.values()) lock.release();
+  }
+}
+
+/** Takes each run's `{run_id}.lock` (sorted, one order for every sweep) and reads the run file under it. */
+async function lockAndReread(ctx: PurgeContext, runs: readonly RunState[], held: Map<string, FlockHandle>): Promise<RunState[]> {
+  const current: RunState[] = [];
+  for (const planned of [...runs].sort((a, b) => (a.runId < b.runId ? -1 : 1))) {
+    const lock = await ctx.locker.take(runLock(planned.runId));
+    if (!lock) {
+      ctx.logger.warn('run lock stayed taken; run kept for the next sweep', { run: planned.runId, waitedMs: ctx.locker.timeoutMs });
+      // Unreadable = never purged, and confirm keeps its ancestors too.
+      current.push({ ...planned, updatedAt: null });
+      continue;
+    }
+    held.set(planned.runId, lock);
+    const read = readRunFile(ctx.paths.runFile(planned.runId), planned.runId);
+    if (read.kind === 'missing') continue;
+    if (read.kind === 'invalid') ctx.logger.warn('run file cannot be read; it is never purged', { file: `runs/${planned.runId}.json`, reason: read.reason });
+    current.push(read.run);
+  }
+  return current;
+}
+
+/** Runs whose parent is in the batch but which are not in it, as the disk says now (runs created since the scan included). */
+async function outsideChildren(ctx: PurgeContext, runs: readonly RunState[]): Promise<RunState[]> {
+  await ctx.snapshot.readNew();
+  const inBatch = new Set(runs.map((r) => r.runId));
+  return ctx.snapshot.children([...inBatch]).filter((child) => !inBatch.has(child.runId) && existsSync(ctx.paths.runFile(child.runId)));
+}
+
+/**
+ * Checkpoints, steps, the event log and the cancellation flag of one run, each under the lock
+ * pyworkflow's writers take for it. False when a lock could not be had (the run is left for later).
+ */
+async function purgeOwnFiles(ctx: PurgeContext, runId: string, counts: Counts, dryRun: boolean): Promise<boolean> {
+  const { paths } = ctx;
+  const files = ctx.index.of(runId);
+  for (const key of files.checkpoints) {
+    const removed = await underLock(ctx, checkpointLock(key), dryRun, () => removeFile(join(paths.checkpoints, `${key}.json`), dryRun));
+    if (removed === null) return false;
+    if (removed) counts.checkpoints += 1;
+  }
+  for (const name of files.steps) {
+    if (removeFile(join(paths.steps, name), dryRun)) counts.steps += 1; // pyworkflow takes no lock for steps
+  }
+  const eventsFile = paths.eventsFile(runId);
+  const events = await underLock(ctx, eventsLock(runId), dryRun, () => {
+    const lines = countEventLines(eventsFile);
+    return removeFile(eventsFile, dryRun) ? lines : 0;
+  });
+  if (events === null) return false;
+  counts.events += events;
+  const cancelFile = paths.cancelFile(runId);
+  if (existsSync(cancelFile) || existsSync(paths.lock(cancelLock(runId)))) {
+    const removed = await underLock(ctx, cancelLock(runId), dryRun, () => removeFile(cancelFile, dryRun));
+    if (removed === null) return false;
+    if (removed) counts.cancellationFlags += 1;
+  }
+  return true;
+}
+
+/**
+ * Runs `work` holding lock `name`, then removes the lock file too: the record it guards is gone, and
+ * unlinking while holding it is the one safe moment (see FlockHandle.removeAndRelease). null when the
+ * lock could not be taken. A dry run only reads, and takes no lock, so it creates no lock file either.
+ */
+async function underLock<T>(ctx: PurgeContext, name: string, dryRun: boolean, work: () => T): Promise<T | null> {
+  if (dryRun) return work();
+  const lock = await ctx.locker.take(name);
+  if (!lock) return null;
+  try {
+    const result = work();
+    lock.removeAndRelease();
+    return result;
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Hook files of the batch and their tokens, all under `token_index.lock` (pyworkflow's create_hook
+ * writes both under it), each hook file also under its status-update lock. The token index is
+ * rewritten once per batch. False when a lock could not be had.
+ */
+async function purgeHooksAndTokens(ctx: PurgeContext, runs: readonly RunState[], counts: Counts, dryRun: boolean): Promise<boolean> {
+  if (runs.length === 0 || dryRun) {
+    // Nothing to rewrite in a dry run, and tokens are index rows, never counted: only the hook files matter.
+    for (const run of runs) for (const hook of ctx.index.of(run.runId).hooks) if (removeFile(join(ctx.paths.hooks, hook.name), true)) counts.hooks += 1;
+    return true;
+  }
+  const indexLock = await ctx.locker.take(TOKEN_INDEX_LOCK);
+  if (!indexLock) {
+    ctx.logger.warn('token_index.lock stayed taken; the batch is left for the next sweep', { waitedMs: ctx.locker.timeoutMs });
+    return false;
+  }
+  try {
+    const legacyTokens = new Set<string>();
+    for (const run of runs) {
+      for (const hook of ctx.index.of(run.runId).hooks) {
+        // The hook lock is shared by every run with this hook id: taken briefly, never removed.
+        const lock = await ctx.locker.take(hookLock(hook.hookId));
+        if (!lock) return false;
+        try {
+          if (removeFile(join(ctx.paths.hooks, hook.name), false)) counts.hooks += 1;
+        } finally {
+          lock.release();
+        }
+        if (hook.legacyToken !== null) legacyTokens.add(hook.legacyToken);
+      }
+    }
+    const result = removeRunTokens(ctx.paths, new Set(runs.map((r) => r.runId)), legacyTokens);
+    if (result.kind === 'unreadable') {
+      ctx.logger.warn('_token_index.json cannot be parsed; its tokens are left in place', { reason: result.reason });
+    } else if (result.ownerWarning !== null) {
+      ctx.logger.warn(result.ownerWarning);
+    }
+    return true;
+  } finally {
+    indexLock.release();
+  }
+}

@@ -1,0 +1,107 @@
+// One scan of `runs/` per sweep, kept in memory: candidates are paged from it in run_id order (a keyset
+// over a fixed list, so purges between pages never skip or repeat a run) and parent→children comes from
+// it instead of a directory rescan per batch. purgeRuns re-reads what it deletes under the run locks.
+
+import { readdirSync } from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Logger } from '../../log.js';
+import type { CandidateQuery, RunState } from '../backend.js';
+import type { FilePaths } from './layout.js';
+import { readRunFile, runIdOfFile, type RunRead } from './run-file.js';
+
+/** Reads per turn of the event loop: local reads are fast synchronously, but timers and signals must still run. */
+const READS_PER_TURN = 256;
+
+export class RunSnapshot {
+  private readonly runs = new Map<string, RunState>();
+  private readonly childrenOf = new Map<string, Set<string>>();
+  /** Every run file name seen, also unreadable ones, so a refresh reads only what is new. */
+  private readonly seen = new Set<string>();
+
+  private constructor(
+    private readonly paths: FilePaths,
+    private readonly logger: Logger,
+    private readonly rereadLocked: (runId: string) => Promise<RunRead>,
+  ) {}
+
+  /**
+   * Scans `runs/`. `rereadLocked` reads one run again under its lock: an unreadable file is most
+   * likely one pyworkflow is rewriting at this instant, so it gets a second, locked look.
+   */
+  static async load(paths: FilePaths, logger: Logger, rereadLocked: (runId: string) => Promise<RunRead>): Promise<RunSnapshot> {
+    const snapshot = new RunSnapshot(paths, logger, rereadLocked);
+    await snapshot.readNew();
+    return snapshot;
+  }
+
+  get size(): number {
+    return this.runs.size;
+  }
+
+  /** Reads run files that appeared since the last scan; returns the runs added. */
+  async readNew(): Promise<RunState[]> {
+    const added: RunState[] = [];
+    let sinceYield = 0;
+    for (const name of readdirSync(this.paths.runs)) {
+      const runId = runIdOfFile(name);
+      if (runId === null || this.seen.has(runId)) continue;
+      this.seen.add(runId);
+      let read = readRunFile(this.paths.runFile(runId), runId);
+      if (read.kind === 'invalid') read = await this.rereadLocked(runId);
+      if (read.kind === 'missing') continue;
+      if (read.kind === 'invalid') {
+        this.logger.warn('run file cannot be read; it is never purged', { file: `runs/${name}`, reason: read.reason });
+      }
+      this.put(read.run);
+      added.push(read.run);
+      if (++sinceYield >= READS_PER_TURN) {
+        sinceYield = 0;
+        await yieldToLoop();
+      }
+    }
+    return added;
+  }
+
+  get(runId: string): RunState | undefined {
+    return this.runs.get(runId);
+  }
+
+  private put(run: RunState): void {
+    this.runs.set(run.runId, run);
+    if (run.parentRunId !== null) {
+      let kids = this.childrenOf.get(run.parentRunId);
+      if (!kids) this.childrenOf.set(run.parentRunId, (kids = new Set()));
+      kids.add(run.runId);
+    }
+  }
+
+  /** Drops a purged run (its id stays "seen": a run id is never reused). */
+  forget(runId: string): void {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    this.runs.delete(runId);
+    if (run.parentRunId !== null) this.childrenOf.get(run.parentRunId)?.delete(runId);
+  }
+
+  /** Runs the query selects (coarse: the engine re-checks), sorted by run_id. */
+  candidateIds(query: CandidateQuery): string[] {
+    const statuses = new Set<string>(query.statuses);
+    const cutoff = query.cutoff.getTime();
+    const ids: string[] = [];
+    for (const run of this.runs.values()) {
+      if (statuses.has(run.status) && run.updatedAt !== null && run.updatedAt.getTime() < cutoff) ids.push(run.runId);
+    }
+    return ids.sort();
+  }
+
+  children(parentRunIds: readonly string[]): RunState[] {
+    const out: RunState[] = [];
+    for (const parent of parentRunIds) {
+      for (const id of this.childrenOf.get(parent) ?? []) {
+        const child = this.runs.get(id);
+        if (child) out.push(child);
+      }
+    }
+    return out;
+  }
+}

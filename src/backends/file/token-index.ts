@@ -1,0 +1,42 @@
+// `_token_index.json` (token → "run_id:hook_id"; legacy stores: token → hook_id): removing the tokens of
+// purged runs (H3). Callers hold `token_index.lock`, which every pyworkflow writer of the file takes.
+
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-write.js';
+import type { FilePaths } from './layout.js';
+import { joinObject, rawObjectMembers } from './raw-json.js';
+
+export type TokenRemoval =
+  | { kind: 'done'; removed: number; ownerWarning: string | null }
+  | { kind: 'unreadable'; reason: string };
+
+/**
+ * Drops every entry whose token or value starts with `{run_id}:` for one of `runIds`, or whose token
+ * is one of `tokens` (legacy hook files name theirs), and rewrites the file atomically in pyworkflow's
+ * shape (json.dumps indent 2) with every other entry exactly as written.
+ */
+export function removeRunTokens(paths: FilePaths, runIds: ReadonlySet<string>, tokens: ReadonlySet<string>): TokenRemoval {
+  let text: string;
+  try {
+    text = readFileSync(paths.tokenIndex, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'done', removed: 0, ownerWarning: null };
+    throw err;
+  }
+  let members;
+  try {
+    members = text.trim() === '' ? [] : rawObjectMembers(text);
+  } catch (err) {
+    return { kind: 'unreadable', reason: (err as Error).message };
+  }
+  const ownedByPurged = (s: unknown): boolean => {
+    if (typeof s !== 'string') return false;
+    const colon = s.indexOf(':');
+    return colon > 0 && runIds.has(s.slice(0, colon));
+  };
+  const kept = members.filter((m) => !(ownedByPurged(m.key) || ownedByPurged(m.value) || tokens.has(m.key)));
+  const removed = members.length - kept.length;
+  let ownerWarning: string | null = null;
+  if (removed > 0) ownerWarning = writeFileAtomic(paths.tokenIndex, joinObject(kept));
+  return { kind: 'done', removed, ownerWarning };
+}
