@@ -164,7 +164,12 @@ export async function acquire(path: string, options: AcquireOptions): Promise<Fl
     if (got) return got;
     const waited = Date.now() - started;
     if (waited >= options.timeoutMs) throw new FlockTimeoutError(path, waited);
-    await sleep(Math.min(pause, options.timeoutMs - waited), undefined, options.signal ? { signal: options.signal } : undefined);
+    try {
+      await sleep(Math.min(pause, options.timeoutMs - waited), undefined, options.signal ? { signal: options.signal } : undefined);
+    } catch (err) {
+      options.signal?.throwIfAborted(); // the caller's reason rather than a generic AbortError
+      throw err;
+    }
     pause = Math.min(pause * 2, 50);
   }
 }
