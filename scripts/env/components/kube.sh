@@ -290,6 +290,7 @@ start_apiserver() {
     --audit-policy-file="$AUDIT_POLICY" --audit-log-path="$AUDIT_LOG" \
     --audit-log-format=json --audit-log-maxsize=100 --audit-log-maxbackup=1 \
     --cert-dir="$RUN/apiserver-certs" \
+    --shutdown-watch-termination-grace-period=2s \
     --profiling=false
   wait_for "kube-apiserver" 90 apiserver_ready || fail_start "kube-apiserver did not become ready at $APISERVER_URL within 90 s" "$APISERVER_LOG"
 }
