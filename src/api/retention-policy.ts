@@ -1,0 +1,394 @@
+// The RetentionPolicy kind: purge terminal pyworkflow runs older than retentionDays from one StorageBackend
+// on a schedule. This schema is the single source of the CRD, the TypeScript types and runtime validation.
+
+import { RECORD_KINDS } from '../engine/records.js';
+import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../engine/statuses.js';
+import {
+  API_CATEGORIES,
+  API_GROUP,
+  apiVersionSchema,
+  conditionsSchema,
+  kindCountsProperties,
+  kindCountsSchema,
+  kindSchema,
+  METADATA_SCHEMA,
+  objectName,
+} from './common.js';
+import type { PrinterColumn, ResourceNames } from './crd.js';
+import { cel, type Schema } from './openapi.js';
+import { isValidSchedule, isValidTimeZoneName, SCHEDULE_PATTERN, TIME_ZONE_PATTERN } from './schedule.js';
+
+export const RETENTION_POLICY_NAMES: ResourceNames = {
+  kind: 'RetentionPolicy',
+  listKind: 'RetentionPolicyList',
+  plural: 'retentionpolicies',
+  singular: 'retentionpolicy',
+  shortNames: ['rp'],
+  categories: API_CATEGORIES,
+};
+
+/** Condition types on a RetentionPolicy. */
+export const RETENTION_POLICY_CONDITIONS = {
+  /** The policy is valid, its StorageBackend is usable and its CronJob is in place. */
+  ready: 'Ready',
+  /** The most recent finished run succeeded. */
+  lastRunSucceeded: 'LastRunSucceeded',
+} as const;
+
+export const RUN_OUTCOMES = ['Succeeded', 'Failed', 'Cancelled'] as const;
+export type RunOutcome = (typeof RUN_OUTCOMES)[number];
+
+/** How many finished runs status.history keeps. */
+export const HISTORY_LIMIT = 10;
+
+const TERMINAL_LIST = TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ');
+
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
+const RESERVED_LABEL_PREFIX = `${API_GROUP}/`;
+
+function stringMap(description: string, valueSchema: Schema): Schema {
+  return { type: 'object', description, maxProperties: 64, additionalProperties: valueSchema };
+}
+
+/** A resource quantity (e.g. 500m, 256Mi), in the int-or-string form core types use. */
+function quantityMap(description: string): Schema {
+  return stringMap(description, {
+    description: 'A resource quantity, e.g. 500m or 256Mi.',
+    'x-kubernetes-int-or-string': true,
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+    tsType: 'number | string',
+  });
+}
+
+const JOB_TEMPLATE: Schema = {
+  type: 'object',
+  tsName: 'RunJobTemplate',
+  description: "Settings for the run pods (the CronJob's pod template). Everything else in the pod is fixed by the operator.",
+  properties: {
+    image: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 512,
+      description: "Image of the run container. Default: the operator's run image (the same image as the controller).",
+    },
+    resources: {
+      type: 'object',
+      tsName: 'ResourceRequirements',
+      description: 'Compute resources of the run container.',
+      properties: {
+        requests: quantityMap('Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.'),
+        limits: quantityMap('Maximum resources, e.g. {memory: 512Mi}.'),
+      },
+    },
+    nodeSelector: stringMap('Node labels the run pod must be scheduled on.', {
+      type: 'string',
+      description: 'Required value of the node label.',
+      maxLength: 63,
+    }),
+    tolerations: {
+      type: 'array',
+      description: 'Taints the run pod tolerates.',
+      maxItems: 32,
+      'x-kubernetes-list-type': 'atomic',
+      items: {
+        type: 'object',
+        tsName: 'Toleration',
+        description: 'A core/v1 Toleration.',
+        properties: {
+          key: { type: 'string', maxLength: 316, description: 'Taint key the toleration applies to; empty matches all keys (with operator Exists).' },
+          operator: { type: 'string', enum: ['Exists', 'Equal'], description: 'Exists or Equal (the default).' },
+          value: { type: 'string', maxLength: 63, description: 'Taint value the toleration matches (operator Equal).' },
+          effect: {
+            type: 'string',
+            enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'],
+            description: 'Taint effect to match; empty matches all effects.',
+          },
+          tolerationSeconds: {
+            type: 'integer',
+            format: 'int64',
+            description: 'For NoExecute: how long the pod stays bound after the taint appears.',
+          },
+        },
+      },
+    },
+    affinity: {
+      type: 'object',
+      description: 'Scheduling constraints of the run pod (a core/v1 Affinity, validated when the CronJob is written).',
+      'x-kubernetes-preserve-unknown-fields': true,
+      tsType: '{ [key: string]: unknown }',
+    },
+    podAnnotations: stringMap('Annotations added to the run pods.', {
+      type: 'string',
+      description: 'Annotation value.',
+      maxLength: 4096,
+    }),
+    podLabels: {
+      ...stringMap(`Labels added to the run pods. Keys with the ${RESERVED_LABEL_PREFIX} prefix are the operator's.`, {
+        type: 'string',
+        description: 'Label value.',
+        maxLength: 63,
+        pattern: LABEL_VALUE,
+      }),
+      'x-kubernetes-validations': [
+        cel<Record<string, string>>(
+          `self.all(k, !k.startsWith('${RESERVED_LABEL_PREFIX}'))`,
+          `label keys with the prefix ${RESERVED_LABEL_PREFIX} are set by the operator`,
+          (s) => Object.keys(s).every((k) => !k.startsWith(RESERVED_LABEL_PREFIX)),
+        ),
+      ],
+    },
+    serviceAccountName: {
+      ...objectName(
+        'Service account of the run pods. When set, the pods get its token (for cloud identity such as IRSA); ' +
+          'when unset, they run without a service-account token.',
+      ),
+    },
+    imagePullSecrets: {
+      type: 'array',
+      description: 'Secrets for pulling the run image from a private registry.',
+      maxItems: 16,
+      'x-kubernetes-list-type': 'atomic',
+      items: {
+        type: 'object',
+        tsName: 'LocalObjectReference',
+        description: 'A reference to a Secret in the same namespace.',
+        required: ['name'],
+        properties: { name: objectName('Name of the image pull Secret.') },
+      },
+    },
+    priorityClassName: {
+      type: 'string',
+      description: 'PriorityClass of the run pods.',
+      maxLength: 253,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+    },
+  },
+};
+
+export const RETENTION_POLICY_SPEC: Schema = {
+  type: 'object',
+  tsName: 'RetentionPolicySpec',
+  description: 'Which runs to purge from which store, and when.',
+  required: ['retentionDays', 'backendRef'],
+  properties: {
+    retentionDays: {
+      type: 'integer',
+      format: 'int32',
+      minimum: 1,
+      maximum: 36500,
+      description:
+        'Terminal runs whose updated_at is older than now minus this many days are purged with all their related data. ' +
+        'A whole number of days, at least 1.',
+    },
+    backendRef: {
+      type: 'object',
+      tsName: 'BackendReference',
+      description: 'The StorageBackend (same namespace) to purge.',
+      required: ['name'],
+      properties: { name: objectName('Name of the StorageBackend.') },
+    },
+    schedule: {
+      type: 'string',
+      default: '@daily',
+      maxLength: 128,
+      description:
+        'When to run, in the CronJob schedule syntax: five fields (minute hour day-of-month month day-of-week, e.g. "30 2 * * *") ' +
+        'or one of @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually.',
+      'x-kubernetes-validations': [
+        cel<string>(
+          `self.matches('${SCHEDULE_PATTERN}')`,
+          'must be a 5-field cron expression (minute hour day-of-month month day-of-week, e.g. "30 2 * * *") or one of @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually',
+          isValidSchedule,
+        ),
+      ],
+    },
+    timeZone: {
+      type: 'string',
+      maxLength: 64,
+      description: "IANA time zone of the schedule, e.g. Europe/Berlin. Default: the kube-controller-manager's time zone (usually UTC).",
+      'x-kubernetes-validations': [
+        cel<string>(
+          `self.matches('${TIME_ZONE_PATTERN}')`,
+          'must be an IANA time zone name such as UTC or Europe/Berlin',
+          isValidTimeZoneName,
+        ),
+      ],
+    },
+    suspend: { type: 'boolean', default: false, description: 'Stops scheduled runs; a run in progress finishes.' },
+    dryRun: { type: 'boolean', default: false, description: 'Count what would be deleted and delete nothing.' },
+    statuses: {
+      type: 'array',
+      description: `Terminal run statuses to purge: any of ${TERMINAL_STATUSES.join(', ')}. Active runs (${ACTIVE_STATUSES.join(', ')}) are never purged.`,
+      default: [...TERMINAL_STATUSES],
+      minItems: 1,
+      maxItems: TERMINAL_STATUSES.length,
+      'x-kubernetes-list-type': 'set',
+      items: {
+        type: 'string',
+        description: 'A terminal pyworkflow run status.',
+        maxLength: 32,
+        // A CEL rule instead of an enum: the API server skips CEL when an enum fails, and its enum message
+        // cannot say why pending/running/suspended are refused.
+        'x-kubernetes-validations': [
+          cel<string>(
+            `self in [${TERMINAL_LIST}]`,
+            `only terminal statuses may be purged: ${TERMINAL_STATUSES.join(', ')} (${ACTIVE_STATUSES.join(', ')} runs are never purged)`,
+            (s) => (TERMINAL_STATUSES as readonly string[]).includes(s),
+          ),
+        ],
+        tsType: TERMINAL_STATUSES.map((s) => `'${s}'`).join(' | '),
+      },
+    },
+    housekeeping: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Also purge what pyworkflow itself intends to: soft-deleted schedules, terminal stream subscriptions, delivered scheduled signals, ' +
+        'old signals and acknowledgments (never the newest signal of a stream run).',
+    },
+    orphans: {
+      type: 'boolean',
+      default: false,
+      description: 'Also purge data older than the cutoff whose run record no longer exists (never data of a run that still has a record).',
+    },
+    batchSize: {
+      type: 'integer',
+      format: 'int32',
+      minimum: 1,
+      maximum: 10000,
+      default: 500,
+      description: 'Runs purged per batch (per transaction in SQL stores): smaller batches hold locks for less time.',
+    },
+    activeDeadlineSeconds: {
+      type: 'integer',
+      format: 'int64',
+      minimum: 60,
+      maximum: 86400,
+      default: 3600,
+      description: 'How long one run may take before it is stopped; what it finished stays done and the next run continues.',
+    },
+    backoffLimit: {
+      type: 'integer',
+      format: 'int32',
+      minimum: 0,
+      maximum: 6,
+      default: 0,
+      description: 'Retries of a failed run within the same schedule slot.',
+    },
+    successfulJobsHistoryLimit: {
+      type: 'integer',
+      format: 'int32',
+      minimum: 0,
+      maximum: 20,
+      default: 3,
+      description: 'Finished successful Jobs to keep.',
+    },
+    failedJobsHistoryLimit: {
+      type: 'integer',
+      format: 'int32',
+      minimum: 0,
+      maximum: 20,
+      default: 3,
+      description: 'Finished failed Jobs to keep.',
+    },
+    jobTemplate: JOB_TEMPLATE,
+  },
+};
+
+function timestamp(description: string): Schema {
+  return { type: 'string', format: 'date-time', description };
+}
+
+const RUN_SUMMARY_PROPERTIES: Record<string, Schema> = {
+  jobName: objectName('Name of the Job of the run.'),
+  jobUID: { type: 'string', maxLength: 64, description: 'UID of the Job of the run (counts are taken once per UID).' },
+  startTime: timestamp('When the run started.'),
+  completionTime: timestamp('When the run finished.'),
+  outcome: { type: 'string', enum: RUN_OUTCOMES, description: 'Succeeded, Failed or Cancelled.' },
+  dryRun: { type: 'boolean', description: 'Whether the run was a dry run (its counts say what would have been deleted).' },
+  deleted: kindCountsSchema('Records deleted by the run per kind (in a dry run: that would have been deleted).'),
+};
+
+export const RETENTION_POLICY_STATUS: Schema = {
+  type: 'object',
+  tsName: 'RetentionPolicyStatus',
+  description: 'What the operator last observed about this policy and its runs.',
+  properties: {
+    observedGeneration: {
+      type: 'integer',
+      format: 'int64',
+      minimum: 0,
+      description: 'The .metadata.generation this status was computed from.',
+    },
+    conditions: conditionsSchema('Ready: the policy can run; LastRunSucceeded: the outcome of the most recent finished run.'),
+    cronJobName: objectName('Name of the CronJob the operator owns for this policy.'),
+    lastScheduleTime: timestamp('When a run was last scheduled.'),
+    nextScheduleTime: timestamp('When the next scheduled run is due (unset while suspended).'),
+    lastRun: {
+      type: 'object',
+      tsName: 'LastRun',
+      description: 'The most recent finished run.',
+      required: ['jobName', 'outcome'],
+      properties: {
+        ...RUN_SUMMARY_PROPERTIES,
+        cutoff: timestamp('Runs last updated before this instant were eligible.'),
+        message: { type: 'string', maxLength: 4096, description: 'What happened, and what to do about a failure.' },
+      },
+    },
+    totals: {
+      type: 'object',
+      tsName: 'RunTotals',
+      description: 'Cumulative counts over all real (not dry) runs since the policy was created; each Job is counted once.',
+      required: [...RECORD_KINDS, 'runsSucceeded', 'runsFailed'],
+      properties: {
+        ...kindCountsProperties(),
+        runsSucceeded: { type: 'integer', format: 'int64', minimum: 0, description: 'Runs that succeeded.' },
+        runsFailed: { type: 'integer', format: 'int64', minimum: 0, description: 'Runs that failed or were cancelled.' },
+      },
+    },
+    history: {
+      type: 'array',
+      description: `The most recent finished runs, newest first (at most ${HISTORY_LIMIT}).`,
+      maxItems: HISTORY_LIMIT,
+      'x-kubernetes-list-type': 'atomic',
+      items: {
+        type: 'object',
+        tsName: 'RunRecord',
+        description: 'One finished run.',
+        required: ['jobName', 'outcome'],
+        properties: RUN_SUMMARY_PROPERTIES,
+      },
+    },
+    lastRunNowToken: {
+      type: 'string',
+      maxLength: 256,
+      description: 'The last value of the retention.pyworkflow.io/run-now annotation that started a run.',
+    },
+  },
+};
+
+export const RETENTION_POLICY_SCHEMA: Schema = {
+  type: 'object',
+  tsName: 'RetentionPolicy',
+  description: 'RetentionPolicy purges terminal pyworkflow runs older than retentionDays from a StorageBackend, on a schedule.',
+  // Always present on objects read from the API server; required so the types need no guards.
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: apiVersionSchema(),
+    kind: kindSchema('RetentionPolicy'),
+    metadata: METADATA_SCHEMA,
+    spec: RETENTION_POLICY_SPEC,
+    status: RETENTION_POLICY_STATUS,
+  },
+};
+
+export const RETENTION_POLICY_PRINTER_COLUMNS: PrinterColumn[] = [
+  { name: 'Days', type: 'integer', jsonPath: '.spec.retentionDays', description: 'Retention in days.' },
+  { name: 'Backend', type: 'string', jsonPath: '.spec.backendRef.name', description: 'StorageBackend purged.' },
+  { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule', description: 'Cron schedule.' },
+  { name: 'Last Run', type: 'date', jsonPath: '.status.lastRun.completionTime', description: 'When the last run finished.' },
+  { name: 'Runs Deleted', type: 'integer', jsonPath: '.status.totals.runs', description: 'Runs deleted so far (real runs).' },
+  { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Whether the policy can run.' },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+];
