@@ -21,6 +21,8 @@ export interface GenerateOptions {
   terminalShare?: number;
   /** Generate schedules and stream data too. */
   extras?: boolean;
+  /** Share of runs that are children of an earlier run (default 0.15). */
+  childShare?: number;
 }
 
 const TERMINAL = ['completed', 'failed', 'cancelled', 'continued_as_new', 'interrupted'] as const;
@@ -91,7 +93,7 @@ export function generateDataset(o: GenerateOptions): Dataset {
 
   for (let i = 0; i < o.runs; i++) {
     const parents = d.runs.slice(-50).filter((r) => r.nesting_depth < 3);
-    const parent = parents.length > 0 && chance(0.15) ? pick(parents) : null;
+    const parent = parents.length > 0 && chance(o.childShare ?? 0.15) ? pick(parents) : null;
     const run = makeRun(i, parent);
     // Continue-as-new: an old run of the same workflow handed over to this one.
     if (!parent && chance(0.05) && d.runs.length > 0) {

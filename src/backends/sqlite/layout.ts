@@ -44,7 +44,10 @@ export function detectSqliteLayout(db: Database.Database, target: string): Sqlit
     if (foreign.length > 0) {
       throw new UnknownSchemaError(`sqlite ${target}`, `no workflow_runs table but other tables (${foreign.slice(0, 5).join(', ')})`, supported);
     }
-    return { schemaVersion: version === 'pre-versioning' ? 'none' : version, empty: true, tables, hasParentColumn: false, hasScheduleDeletedAt: false };
+    return {
+      schemaVersion: version === 'pre-versioning' ? 'none' : version, empty: true, tables,
+      hasParentColumn: false, hasScheduleDeletedAt: false,
+    };
   }
   if (version === 'pre-versioning' && !tables.has('events')) {
     throw new UnknownSchemaError(`sqlite ${target}`, 'workflow_runs without events and without schema_versions', supported);

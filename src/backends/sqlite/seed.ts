@@ -78,7 +78,9 @@ const ts = (d: Date | null): string | null => (d === null ? null : formatPythonU
 export function seedSqliteStore(path: string, data: Dataset, options: { schemaCreatedAt?: Date } = {}): void {
   const db = new Database(path);
   try {
-    db.pragma('foreign_keys = ON');
+    // Rows go in in the order pyworkflow would have written them (creation time), so the file's
+    // physical layout resembles a real store's; parents may come after children in that order.
+    db.pragma('foreign_keys = OFF');
     const created = options.schemaCreatedAt ?? new Date('2026-01-01T00:00:00Z');
     db.transaction(() => {
       for (const stmt of PYWORKFLOW_SQLITE_DDL) db.exec(stmt);
@@ -91,20 +93,20 @@ export function seedSqliteStore(path: string, data: Dataset, options: { schemaCr
   }
 }
 
-/** Inserts a dataset into an open pyworkflow SQLite database (parents before children). */
+/** Inserts a dataset into an open pyworkflow SQLite database, in creation order. */
 export function writeDataset(db: Database.Database, d: Dataset): void {
   const run = db.prepare(`INSERT INTO workflow_runs (run_id, workflow_name, status, created_at, updated_at, started_at,
     completed_at, input_args, input_kwargs, result, error, idempotency_key, max_duration, metadata, recovery_attempts,
     max_recovery_attempts, recover_on_worker_loss, parent_run_id, nesting_depth, continued_from_run_id, continued_to_run_id)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const byDepth = [...d.runs].sort((a, b) => a.nesting_depth - b.nesting_depth);
-  for (const r of byDepth) {
+  const byTime = <T>(xs: T[], at: (x: T) => Date): T[] => [...xs].sort((a, b) => at(a).getTime() - at(b).getTime());
+  for (const r of byTime(d.runs, (x) => x.created_at)) {
     run.run(r.run_id, r.workflow_name, r.status, ts(r.created_at), ts(r.updated_at), ts(r.started_at), ts(r.completed_at),
       r.input_args, r.input_kwargs, r.result, r.error, r.idempotency_key, null, r.context, 0, 3, 1, r.parent_run_id,
       r.nesting_depth, r.continued_from_run_id, r.continued_to_run_id);
   }
   const ev = db.prepare('INSERT INTO events (event_id, run_id, sequence, type, timestamp, data, step_id) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  for (const e of d.events) ev.run(e.event_id, e.run_id, e.sequence, e.type, ts(e.timestamp), JSON.stringify(e.data), e.step_id);
+  for (const e of byTime(d.events, (x) => x.timestamp)) ev.run(e.event_id, e.run_id, e.sequence, e.type, ts(e.timestamp), JSON.stringify(e.data), e.step_id);
   const st = db.prepare(`INSERT INTO steps (step_id, run_id, step_name, status, created_at, started_at, completed_at, input_args,
     input_kwargs, result, error, retry_count) VALUES (?, ?, ?, ?, ?, ?, ?, '[]', '{}', NULL, NULL, 0)`);
   for (const s of d.steps) st.run(s.step_id, s.run_id, s.step_name, s.status, ts(s.created_at), ts(s.created_at), null);
