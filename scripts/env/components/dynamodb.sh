@@ -2,12 +2,14 @@
 # A DynamoDB-API server for integration tests: moto in server mode (PyPI `moto[server]`, supports
 # TransactWriteItems, BatchWriteItem, GSIs, pagination) from a cached virtualenv, on 127.0.0.1:18000.
 # In-memory: a restart starts with no tables. Credentials are dummies (moto does not check them).
+# Dependency versions are pinned by scripts/env/moto-constraints.txt.
 # Usage: dynamodb.sh up|down|status
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 MOTO_VERSION="5.2.5"
 PORT=18000
 REGION=us-east-1
+CONSTRAINTS="$REPO_ROOT/scripts/env/moto-constraints.txt"
 VENV="$PYWR_CACHE/venv-moto-$MOTO_VERSION"
 RUN_DIR="$PYWR_RUN/dynamodb"
 PIDFILE="$RUN_DIR/moto.pid"
@@ -22,14 +24,19 @@ healthy() {
 }
 
 install_moto() {
-  [[ -f "$VENV/.complete" ]] && return 0
+  local marker="$VENV/.complete-$(sha256sum "$CONSTRAINTS" | cut -c1-16)"
+  [[ -f "$marker" ]] && return 0
   command -v curl >/dev/null || apt_install curl
   log "creating $VENV with moto[server]==$MOTO_VERSION"
   rm -rf "$VENV"
   python3 -m venv "$VENV" || { apt_install python3-venv; python3 -m venv "$VENV"; }
-  "$VENV/bin/pip" install -q --disable-pip-version-check "moto[server,dynamodb]==$MOTO_VERSION" \
-    || die "pip could not install moto[server]==$MOTO_VERSION"
-  touch "$VENV/.complete"
+  local attempt
+  for attempt in 1 2 3; do  # a registry hiccup should not fail the whole environment
+    "$VENV/bin/pip" install -q --disable-pip-version-check -c "$CONSTRAINTS" "moto[server,dynamodb]==$MOTO_VERSION" && break
+    (( attempt < 3 )) || die "pip could not install moto[server]==$MOTO_VERSION"
+    log "pip failed (attempt $attempt), retrying"; sleep 5
+  done
+  touch "$marker"
 }
 
 publish() {
