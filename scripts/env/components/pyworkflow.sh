@@ -33,9 +33,12 @@ install_venv() {
   rm -rf "$venv"
   python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
   local -a cons=(); [[ -f "$CONSTRAINTS" ]] && cons=(-c "$CONSTRAINTS")
-  "$venv/bin/pip" install -q --disable-pip-version-check "${cons[@]}" \
-    "pyworkflow-engine[$EXTRAS]==$version" boto3 \
-    || die "pip could not install pyworkflow-engine==$version"
+  local attempt
+  for attempt in 1 2 3; do  # a registry hiccup should not fail the whole environment
+    "$venv/bin/pip" install -q --disable-pip-version-check "${cons[@]}" "pyworkflow-engine[$EXTRAS]==$version" boto3 && break
+    (( attempt < 3 )) || die "pip could not install pyworkflow-engine==$version"
+    log "pip failed for $version (attempt $attempt), retrying"; sleep 5
+  done
   check_venv "$version" || die "pyworkflow $version installed but does not import"
   touch "$marker"
 }
@@ -64,8 +67,11 @@ publish() {
 }
 
 up() {
-  local v
-  for v in "$PYWORKFLOW_VERSION" "$LEGACY_VERSION" "$MYSQL_VERSION"; do install_venv "$v"; done
+  # the three venvs install in parallel (mostly download-bound); each reports its own failure
+  local v rc=0; local -a pids=()
+  for v in "$PYWORKFLOW_VERSION" "$LEGACY_VERSION" "$MYSQL_VERSION"; do install_venv "$v" & pids+=($!); done
+  for v in "${pids[@]}"; do wait "$v" || rc=1; done
+  (( rc == 0 )) || die "a pyworkflow virtualenv could not be installed"
   publish
 }
 
