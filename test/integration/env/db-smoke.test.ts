@@ -61,6 +61,7 @@ function cassandraClient(keyspace?: string): cassandra.Client {
     contactPoints: requireEnv('CASSANDRA_CONTACT_POINTS').split(','),
     protocolOptions: { port: Number(requireEnv('CASSANDRA_PORT')) },
     localDataCenter: requireEnv('CASSANDRA_LOCAL_DC'),
+    socketOptions: { readTimeout: 60_000 }, // schema changes take seconds on a busy 2-core machine
     ...(keyspace ? { keyspace } : {}),
   });
 }
