@@ -11,7 +11,7 @@ export {
   CASSANDRA_CONSISTENCY_LEVELS,
   type StorageType,
 } from './storage-backend.js';
-export { isValidSchedule, isValidTimeZoneName, SCHEDULE_MACROS } from './schedule.js';
+export { isValidSchedule, isValidTimeZoneName, scheduleAsFiveFields, SCHEDULE_MACROS } from './schedule.js';
 export { crdName } from './crd.js';
 export {
   validateRetentionPolicy,

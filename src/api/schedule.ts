@@ -40,12 +40,28 @@ export const SCHEDULE_PATTERN =
 
 const SCHEDULE_RE = new RegExp(SCHEDULE_PATTERN);
 
+/** The 5-field equivalent of each macro (cron libraries disagree on which macros they know, e.g. @midnight). */
+const MACRO_EXPANSIONS: Record<(typeof SCHEDULE_MACROS)[number], string> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
+
+/** A valid schedule as five fields (macros expanded), for computing next run times with any cron library. */
+export function scheduleAsFiveFields(schedule: string): string {
+  return (MACRO_EXPANSIONS as Record<string, string>)[schedule] ?? schedule;
+}
+
 export function isValidSchedule(schedule: string): boolean {
   return schedule.length <= 128 && SCHEDULE_RE.test(schedule);
 }
 
-/** An IANA time-zone name: UTC, Europe/Berlin, America/Argentina/Buenos_Aires, Etc/GMT+5. */
-export const TIME_ZONE_PATTERN = '^[A-Za-z]+(?:[/_+-][A-Za-z0-9]+)*$';
+/** An IANA time-zone name: UTC, Europe/Berlin, America/Argentina/Buenos_Aires, Etc/GMT+5, EST5EDT. */
+export const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9]*(?:[/_+-][A-Za-z0-9]+)*$';
 const TIME_ZONE_RE = new RegExp(TIME_ZONE_PATTERN);
 
 export function isValidTimeZoneName(timeZone: string): boolean {

@@ -1,0 +1,122 @@
+// Invalid StorageBackend and RetentionPolicy manifests, each with what the rejection must say. Shared by
+// the runtime-validator unit test and the admission test against the real API server, so both agree.
+
+import { API_GROUP_VERSION } from '../../src/api/common.js';
+
+export interface InvalidCase {
+  name: string;
+  kind: 'StorageBackend' | 'RetentionPolicy';
+  spec: Record<string, unknown>;
+  /** The field the rejection must name (both the API server's message and the runtime validator's). */
+  field: string;
+  /** Further text the API server's message must contain. */
+  server: string[];
+}
+
+const RP = { retentionDays: 30, backendRef: { name: 'pg' } };
+const PG = { host: 'postgres.db.svc', passwordSecretRef: { name: 'pg', key: 'password' } };
+const SB = { type: 'postgres', postgres: PG };
+const TERMINAL_ONLY = 'only terminal statuses may be purged';
+const CRON = 'must be a 5-field cron expression';
+
+function rp(name: string, spec: Record<string, unknown>, field: string, ...server: string[]): InvalidCase {
+  return { name, kind: 'RetentionPolicy', spec, field, server };
+}
+
+function sb(name: string, spec: Record<string, unknown>, field: string, ...server: string[]): InvalidCase {
+  return { name, kind: 'StorageBackend', spec, field, server };
+}
+
+function without<T extends Record<string, unknown>>(obj: T, key: keyof T): Record<string, unknown> {
+  const { [key]: _dropped, ...rest } = obj;
+  return rest;
+}
+
+export const INVALID_CASES: readonly InvalidCase[] = [
+  // RetentionPolicy: retentionDays
+  rp('retention-days-zero', { ...RP, retentionDays: 0 }, 'spec.retentionDays', 'greater than or equal to 1'),
+  rp('retention-days-negative', { ...RP, retentionDays: -5 }, 'spec.retentionDays', 'greater than or equal to 1'),
+  rp('retention-days-fraction', { ...RP, retentionDays: 1.5 }, 'spec.retentionDays', 'must be of type integer'),
+  rp('retention-days-string', { ...RP, retentionDays: '30' }, 'spec.retentionDays', 'must be of type integer', 'string'),
+  rp('retention-days-missing', without(RP, 'retentionDays'), 'spec.retentionDays', 'Required value'),
+  rp('retention-days-too-big', { ...RP, retentionDays: 36501 }, 'spec.retentionDays', 'less than or equal to 36500'),
+  // statuses
+  rp('statuses-running', { ...RP, statuses: ['running'] }, 'spec.statuses[0]', TERMINAL_ONLY),
+  rp('statuses-pending', { ...RP, statuses: ['completed', 'pending'] }, 'spec.statuses[1]', TERMINAL_ONLY),
+  rp('statuses-suspended', { ...RP, statuses: ['suspended'] }, 'spec.statuses[0]', TERMINAL_ONLY),
+  rp('statuses-unknown', { ...RP, statuses: ['done'] }, 'spec.statuses[0]', TERMINAL_ONLY),
+  rp('statuses-duplicate', { ...RP, statuses: ['failed', 'failed'] }, 'spec.statuses[1]', 'Duplicate value'),
+  rp('statuses-empty', { ...RP, statuses: [] }, 'spec.statuses', 'at least 1 items'),
+  // schedule and time zone
+  rp('schedule-words', { ...RP, schedule: 'every day' }, 'spec.schedule', CRON),
+  rp('schedule-six-fields', { ...RP, schedule: '0 0 * * * *' }, 'spec.schedule', CRON),
+  rp('schedule-minute-99', { ...RP, schedule: '99 * * * *' }, 'spec.schedule', CRON),
+  rp('schedule-hour-24', { ...RP, schedule: '0 24 * * *' }, 'spec.schedule', CRON),
+  rp('schedule-every', { ...RP, schedule: '@every 1h' }, 'spec.schedule', CRON),
+  rp('schedule-empty', { ...RP, schedule: '' }, 'spec.schedule', CRON),
+  rp('schedule-step-zero', { ...RP, schedule: '*/0 * * * *' }, 'spec.schedule', CRON),
+  rp('time-zone-spaces', { ...RP, timeZone: 'Central European Time' }, 'spec.timeZone', 'IANA time zone'),
+  rp('time-zone-shell', { ...RP, timeZone: 'UTC;reboot' }, 'spec.timeZone', 'IANA time zone'),
+  // backendRef
+  rp('backend-ref-missing', without(RP, 'backendRef'), 'spec.backendRef', 'Required value'),
+  rp('backend-ref-bad-name', { ...RP, backendRef: { name: 'Postgres_Main' } }, 'spec.backendRef.name', 'should match'),
+  // bounds
+  rp('batch-size-zero', { ...RP, batchSize: 0 }, 'spec.batchSize', 'greater than or equal to 1'),
+  rp('batch-size-too-big', { ...RP, batchSize: 10001 }, 'spec.batchSize', 'less than or equal to 10000'),
+  rp('deadline-too-short', { ...RP, activeDeadlineSeconds: 30 }, 'spec.activeDeadlineSeconds', 'greater than or equal to 60'),
+  rp('deadline-too-long', { ...RP, activeDeadlineSeconds: 100000 }, 'spec.activeDeadlineSeconds', 'less than or equal to 86400'),
+  rp('backoff-limit-too-big', { ...RP, backoffLimit: 7 }, 'spec.backoffLimit', 'less than or equal to 6'),
+  rp('history-limit-too-big', { ...RP, successfulJobsHistoryLimit: 21 }, 'spec.successfulJobsHistoryLimit', 'less than or equal to 20'),
+  rp('dry-run-string', { ...RP, dryRun: 'yes' }, 'spec.dryRun', 'must be of type boolean'),
+  rp('unknown-field-typo', { ...RP, retentiondays: 30 }, 'spec.retentiondays', 'unknown field'),
+  // jobTemplate
+  rp('job-template-reserved-label', { ...RP, jobTemplate: { podLabels: { 'retention.pyworkflow.io/policy': 'x' } } }, 'spec.jobTemplate.podLabels', 'set by the operator'),
+  rp('job-template-bad-quantity', { ...RP, jobTemplate: { resources: { limits: { memory: 'lots' } } } }, 'spec.jobTemplate.resources.limits', 'should match'),
+  rp('job-template-bad-operator', { ...RP, jobTemplate: { tolerations: [{ key: 'a', operator: 'Maybe' }] } }, 'spec.jobTemplate.tolerations[0].operator', 'Unsupported value'),
+  rp('job-template-bad-service-account', { ...RP, jobTemplate: { serviceAccountName: 'Not_Valid' } }, 'spec.jobTemplate.serviceAccountName', 'should match'),
+
+  // StorageBackend: type and blocks
+  sb('type-memory', { type: 'memory' }, 'spec.type', 'Unsupported value: "memory"'),
+  sb('type-unknown', { type: 'redis', postgres: PG }, 'spec.type', 'Unsupported value: "redis"'),
+  sb('type-missing', { postgres: PG }, 'spec.type', 'Required value'),
+  sb('block-missing', { type: 'postgres' }, 'spec', 'spec.postgres is required when spec.type is postgres'),
+  sb('block-wrong', { type: 'postgres', mysql: PG }, 'spec', 'spec.postgres is required when spec.type is postgres', 'only the spec.postgres block may be set'),
+  sb('block-two', { type: 'sqlite', sqlite: { volume: 'data', path: 'db.sqlite' }, file: { volume: 'data' } }, 'spec', 'only the spec.sqlite block may be set when spec.type is sqlite'),
+  // SQL connection
+  sb('sql-dsn-and-host', { type: 'postgres', postgres: { ...PG, dsnSecretRef: { name: 'pg', key: 'dsn' } } }, 'spec.postgres', 'set exactly one of dsnSecretRef or host'),
+  sb('sql-neither-dsn-nor-host', { type: 'citus', citus: { database: 'pyworkflow' } }, 'spec.citus', 'set exactly one of dsnSecretRef or host'),
+  sb('sql-dsn-with-password', { type: 'postgres', postgres: { dsnSecretRef: { name: 'pg', key: 'dsn' }, passwordSecretRef: { name: 'pg', key: 'password' } } }, 'spec.postgres', 'part of the DSN'),
+  sb('sql-secret-ref-without-key', { type: 'postgres', postgres: { host: 'pg', passwordSecretRef: { name: 'pg' } } }, 'spec.postgres.passwordSecretRef.key', 'Required value'),
+  sb('sql-secret-ref-bad-name', { type: 'postgres', postgres: { host: 'pg', passwordSecretRef: { name: 'My_Secret', key: 'password' } } }, 'spec.postgres.passwordSecretRef.name', 'should match'),
+  sb('sql-inline-password', { type: 'postgres', postgres: { ...PG, password: 'hunter2' } }, 'spec.postgres.password', 'unknown field'),
+  sb('sql-user-and-user-secret', { type: 'mysql', mysql: { ...PG, user: 'a', userSecretRef: { name: 'm', key: 'user' } } }, 'spec.mysql', 'set user or userSecretRef, not both'),
+  sb('sql-port-out-of-range', { type: 'mysql', mysql: { ...PG, port: 70000 } }, 'spec.mysql.port', 'less than or equal to 65535'),
+  sb('sql-tls-verify-without-ca', { type: 'postgres', postgres: { ...PG, tls: { mode: 'verify-full' } } }, 'spec.postgres.tls', 'caSecretRef is required'),
+  sb('sql-tls-cert-without-key', { type: 'postgres', postgres: { ...PG, tls: { clientCertSecretRef: { name: 'c', key: 'tls.crt' } } } }, 'spec.postgres.tls', 'must be set together'),
+  sb('sql-tls-bad-mode', { type: 'postgres', postgres: { ...PG, tls: { mode: 'always' } } }, 'spec.postgres.tls.mode', 'Unsupported value'),
+  // sqlite and file
+  sb('sqlite-dotdot', { type: 'sqlite', sqlite: { volume: 'data', path: '../other/pyworkflow.db' } }, 'spec.sqlite.path', "'..' is not allowed"),
+  sb('sqlite-absolute', { type: 'sqlite', sqlite: { volume: 'data', path: '/var/lib/pyworkflow.db' } }, 'spec.sqlite.path', 'not an absolute path'),
+  sb('sqlite-no-volume', { type: 'sqlite', sqlite: { path: 'pyworkflow.db' } }, 'spec.sqlite.volume', 'Required value'),
+  sb('file-dotdot', { type: 'file', file: { volume: 'data', basePath: 'a/../..' } }, 'spec.file.basePath', "'..' is not allowed"),
+  // cassandra
+  sb('cassandra-username-without-password', { type: 'cassandra', cassandra: { contactPoints: ['c'], usernameSecretRef: { name: 'c', key: 'username' } } }, 'spec.cassandra', 'must be set together'),
+  sb('cassandra-no-contact-points', { type: 'cassandra', cassandra: { contactPoints: [] } }, 'spec.cassandra.contactPoints', 'at least 1 items'),
+  sb('cassandra-bad-consistency', { type: 'cassandra', cassandra: { contactPoints: ['c'], readConsistency: 'MOST' } }, 'spec.cassandra.readConsistency', 'Unsupported value'),
+  // dynamodb
+  sb('dynamodb-no-region', { type: 'dynamodb', dynamodb: { tableName: 'pyworkflow' } }, 'spec.dynamodb.region', 'Required value'),
+  sb('dynamodb-bad-endpoint', { type: 'dynamodb', dynamodb: { region: 'eu-west-1', endpoint: 'ftp://dynamo' } }, 'spec.dynamodb.endpoint', 'should match'),
+  sb('dynamodb-inline-secret', { type: 'dynamodb', dynamodb: { region: 'eu-west-1', credentialsSecretRef: { name: 'aws', secretAccessKey: 'abc' } } }, 'spec.dynamodb.credentialsSecretRef.secretAccessKey', 'unknown field'),
+];
+
+export function manifestOf(c: InvalidCase, namespace?: string): Record<string, unknown> {
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: c.kind,
+    metadata: { name: c.name, ...(namespace === undefined ? {} : { namespace }) },
+    spec: c.spec,
+  };
+}
+
+/** A valid base of each kind, for tests that vary one field. */
+export const VALID_SPECS = { RetentionPolicy: RP, StorageBackend: SB } as const;

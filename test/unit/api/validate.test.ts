@@ -1,0 +1,181 @@
+// Runtime validation from the schema source: every example is valid, every invalid case the API server
+// rejects is rejected here too and names the same field, and defaults are applied like admission does.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CronExpressionParser } from 'cron-parser';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { API_GROUP_VERSION } from '../../../src/api/common.js';
+import { isValidSchedule, isValidTimeZoneName, scheduleAsFiveFields } from '../../../src/api/schedule.js';
+import {
+  validateRetentionPolicy,
+  validateRetentionPolicySpec,
+  validateStorageBackend,
+  validateStorageBackendSpec,
+  type Validated,
+} from '../../../src/api/validate.js';
+import { INVALID_CASES, manifestOf } from '../../support/api-cases.js';
+import { REPO_ROOT } from '../../support/test-env.js';
+
+function exampleDocuments(): { file: string; doc: Record<string, unknown> }[] {
+  const out: { file: string; doc: Record<string, unknown> }[] = [];
+  for (const dir of ['storagebackends', 'retentionpolicies']) {
+    for (const file of readdirSync(join(REPO_ROOT, 'examples', dir))) {
+      const text = readFileSync(join(REPO_ROOT, 'examples', dir, file), 'utf8');
+      for (const d of parseAllDocuments(text)) out.push({ file: `${dir}/${file}`, doc: d.toJS() as Record<string, unknown> });
+    }
+  }
+  return out;
+}
+
+function validate(doc: Record<string, unknown>): Validated<unknown> {
+  return doc.kind === 'StorageBackend' ? validateStorageBackend(doc) : validateRetentionPolicy(doc);
+}
+
+describe('examples', () => {
+  const docs = exampleDocuments().filter(({ doc }) => doc.apiVersion === API_GROUP_VERSION);
+
+  it('cover every storage type and several policies', () => {
+    const types = docs.filter(({ doc }) => doc.kind === 'StorageBackend').map(({ doc }) => (doc.spec as { type: string }).type);
+    expect(new Set(types)).toEqual(new Set(['postgres', 'citus', 'mysql', 'sqlite', 'file', 'cassandra', 'dynamodb']));
+    expect(docs.filter(({ doc }) => doc.kind === 'RetentionPolicy').length).toBeGreaterThanOrEqual(5);
+  });
+
+  it.each(docs.map(({ file, doc }) => [`${file} ${String((doc.metadata as { name: string }).name)}`, doc] as const))(
+    '%s is valid',
+    (_name, doc) => {
+      const result = validate(doc);
+      expect(result.ok ? [] : result.errors).toEqual([]);
+    },
+  );
+});
+
+describe('invalid manifests', () => {
+  it.each(INVALID_CASES.map((c) => [c.name, c] as const))('%s is rejected naming its field', (_name, c) => {
+    const result = validate(manifestOf(c, 'default'));
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors.join('\n')).toContain(c.field);
+  });
+});
+
+describe('validateRetentionPolicy', () => {
+  const policy = {
+    apiVersion: API_GROUP_VERSION,
+    kind: 'RetentionPolicy',
+    metadata: { name: 'p', namespace: 'default' },
+    spec: { retentionDays: 30, backendRef: { name: 'pg' } },
+  };
+
+  it('applies the schema defaults to a copy and leaves the input untouched', () => {
+    const input = structuredClone(policy);
+    const result = validateRetentionPolicy(input);
+    expect(input).toEqual(policy);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value.spec).toEqual({
+      retentionDays: 30,
+      backendRef: { name: 'pg' },
+      schedule: '@daily',
+      suspend: false,
+      dryRun: false,
+      statuses: ['completed', 'failed', 'cancelled', 'continued_as_new', 'interrupted'],
+      housekeeping: true,
+      orphans: false,
+      batchSize: 500,
+      activeDeadlineSeconds: 3600,
+      backoffLimit: 0,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+    });
+  });
+
+  it('rejects another kind or API version', () => {
+    const result = validateRetentionPolicy({ ...policy, apiVersion: 'retention.pyworkflow.io/v1', kind: 'StorageBackend' });
+    expect(result).toEqual({
+      ok: false,
+      errors: ['apiVersion: must be retention.pyworkflow.io/v1alpha1', 'kind: must be RetentionPolicy'],
+    });
+  });
+
+  it('validates a status as the controller writes it', () => {
+    const deleted = { runs: 2, events: 9, steps: 4, hooks: 0, cancellationFlags: 0, checkpoints: 1, streamRecords: 0, schedules: 0 };
+    const status = {
+      observedGeneration: 3,
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'CronJobReady', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 3 },
+      ],
+      cronJobName: 'p-retention',
+      lastRun: { jobName: 'p-retention-29000000', jobUID: 'u1', outcome: 'Succeeded', dryRun: false, cutoff: '2025-12-02T00:00:00Z', deleted },
+      totals: { ...deleted, runsSucceeded: 1, runsFailed: 0 },
+      history: [{ jobName: 'p-retention-29000000', outcome: 'Succeeded', deleted }],
+    };
+    expect(validateRetentionPolicy({ ...policy, status }).ok).toBe(true);
+    const duplicated = { ...status, conditions: [...status.conditions, ...status.conditions] };
+    const result = validateRetentionPolicy({ ...policy, status: duplicated });
+    expect(result.ok ? [] : result.errors).toEqual(['status.conditions[1]: duplicate value ["Ready"]']);
+    const badTime = validateRetentionPolicy({ ...policy, status: { ...status, lastScheduleTime: 'yesterday' } });
+    expect(badTime.ok ? [] : badTime.errors).toEqual(['status.lastScheduleTime: must match format "date-time"']);
+  });
+
+  it('validates a bare spec', () => {
+    expect(validateRetentionPolicySpec({ retentionDays: 1, backendRef: { name: 'x' } }).ok).toBe(true);
+    const result = validateRetentionPolicySpec({ retentionDays: 0, backendRef: { name: 'x' } });
+    expect(result.ok ? [] : result.errors).toEqual(['retentionDays: must be >= 1']);
+  });
+});
+
+describe('validateStorageBackend', () => {
+  it('refuses the memory store with a message that says why', () => {
+    const result = validateStorageBackendSpec({ type: 'memory' });
+    expect(result.ok ? [] : result.errors).toEqual([
+      'type: memory is not supported: that store lives inside each pyworkflow process and cannot be swept from outside',
+    ]);
+  });
+
+  it('applies nested defaults only where the block exists, as the API server does', () => {
+    const result = validateStorageBackendSpec({ type: 'dynamodb', dynamodb: { region: 'eu-west-1', credentialsSecretRef: { name: 'aws' } } });
+    expect(result.ok && result.value.dynamodb).toEqual({
+      region: 'eu-west-1',
+      tableName: 'pyworkflow',
+      credentialsSecretRef: { name: 'aws', accessKeyIdKey: 'AWS_ACCESS_KEY_ID', secretAccessKeyKey: 'AWS_SECRET_ACCESS_KEY' },
+    });
+  });
+
+  it('accepts a sqlite path inside the volume and file basePath at its root', () => {
+    expect(validateStorageBackendSpec({ type: 'sqlite', sqlite: { volume: 'v', path: 'a/..b/c..d/pyworkflow.db' } }).ok).toBe(true);
+    for (const basePath of ['', '.', './data', 'data/sub']) {
+      expect(validateStorageBackendSpec({ type: 'file', file: { volume: 'v', basePath } }).ok, basePath).toBe(true);
+    }
+  });
+});
+
+describe('schedule syntax', () => {
+  const valid = [
+    '@hourly', '@daily', '@midnight', '@weekly', '@monthly', '@yearly', '@annually',
+    '* * * * *', '0 0 * * *', '30 2 * * *', '*/15 * * * *', '0 */6 * * *', '5,35 1-5 * * *', '0 3 1 * *',
+    '0 3 * * MON-FRI', '0 3 * * mon,wed,fri', '0 0 1 JAN,jul *', '59 23 31 12 6', '0 0 ? * 0', '0 0 1-15/2 * *', '00 09 * * 1',
+  ];
+  const invalid = [
+    '', 'every day', '@every 1h', '@reboot', '* * * *', '0 0 * * * *', '99 * * * *', '0 24 * * *', '0 0 32 * *', '0 0 0 * *',
+    '0 0 * 13 *', '0 0 * * 7', '*/0 * * * *', '0 0 * * MONDAY', ' 0 0 * * *', '0  0 * * *', '0 0 * * *\n', 'TZ=UTC 0 0 * * *', '? * * * *',
+  ];
+
+  it.each(valid)('accepts %j, which cron-parser also parses (macros expanded)', (s) => {
+    expect(isValidSchedule(s)).toBe(true);
+    expect(() => CronExpressionParser.parse(scheduleAsFiveFields(s))).not.toThrow();
+  });
+
+  it.each(invalid)('rejects %j', (s) => {
+    expect(isValidSchedule(s)).toBe(false);
+  });
+
+  it('accepts IANA zone names and rejects prose', () => {
+    for (const z of ['UTC', 'Europe/Berlin', 'America/Argentina/Buenos_Aires', 'America/Port-au-Prince', 'Etc/GMT+5', 'EST5EDT']) {
+      expect(isValidTimeZoneName(z), z).toBe(true);
+    }
+    for (const z of ['', 'Central European Time', 'UTC;reboot', '/etc/localtime', 'Europe//Berlin', '+01:00']) {
+      expect(isValidTimeZoneName(z), z).toBe(false);
+    }
+  });
+});
