@@ -202,6 +202,7 @@ up() {
     -Dcassandra.superuser_setup_delay_ms=0
     -Dcassandra.migration_task_wait_in_seconds=1
     -Dcassandra.auto_bootstrap=false
+    -Dcassandra.unsafesystem=true  # no flush/fsync of system tables: fast schema changes (test data only)
     -Djava.net.preferIPv4Stack=true
   )
   start_daemon cassandra "$PIDFILE" "$LOGFILE" \
