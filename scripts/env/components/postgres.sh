@@ -98,6 +98,15 @@ up() {
   stop_daemon "$PIDFILE" INT
   init_cluster
   mkdir -p "$SOCK_DIR"; chown "$RUN_USER:" "$SOCK_DIR"
+  # a postmaster.pid left by a killed server (machine kept across sessions) can name a pid that a
+  # different process has now, and postgres would refuse to start: drop it unless it is a postgres
+  if [[ -f "$DATA/postmaster.pid" ]]; then
+    local opid; opid="$(head -n 1 "$DATA/postmaster.pid")"
+    if [[ "$(cat "/proc/$opid/comm" 2>/dev/null)" == postgres* ]]; then
+      die "a postgres (pid $opid) not started by this script runs on $DATA; stop it first"
+    fi
+    rm -f "$DATA/postmaster.pid"
+  fi
   start_daemon postgres "$PIDFILE" "$LOGFILE" \
     setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --init-groups \
       --inh-caps=+dac_read_search --ambient-caps=+dac_read_search -- "$PG_BIN/postgres" -D "$DATA"
