@@ -6,6 +6,14 @@ import { InvalidInputError } from '../errors.js';
 import type { Backend, BackendDeps } from './backend.js';
 import { ReferenceMemoryBackend } from './memory/memory-backend.js';
 import { emptyDataset } from '../model/dataset.js';
+import type { StorageBackendSpec } from '../api/generated/types.js';
+import type { RunPodStorage } from './run-pod.js';
+import { cassandraRunPodStorage } from './cassandra/pod.js';
+import { dynamodbRunPodStorage } from './dynamodb/pod.js';
+import { fileRunPodStorage } from './file/pod.js';
+import { mysqlRunPodStorage } from './mysql/pod.js';
+import { postgresRunPodStorage } from './postgres/pod.js';
+import { sqliteRunPodStorage } from './sqlite/pod.js';
 
 export async function createBackend(config: StorageConfig, deps: BackendDeps): Promise<Backend> {
   switch (config.type) {
@@ -18,6 +26,23 @@ export async function createBackend(config: StorageConfig, deps: BackendDeps): P
     case 'file': {
       const { FileBackend } = await import('./file/file-backend.js');
       return new FileBackend(config, deps);
+    }
+    case 'cassandra': {
+      const { CassandraBackend } = await import('./cassandra/cassandra-backend.js');
+      return new CassandraBackend(config, deps);
+    }
+    case 'dynamodb': {
+      const { DynamodbBackend } = await import('./dynamodb/dynamodb-backend.js');
+      return new DynamodbBackend(config, deps);
+    }
+    case 'postgres':
+    case 'citus': {
+      const { PostgresBackend } = await import('./postgres/postgres-backend.js');
+      return new PostgresBackend(config, deps);
+    }
+    case 'mysql': {
+      const { MysqlBackend } = await import('./mysql/mysql-backend.js');
+      return new MysqlBackend(config, deps);
     }
     default:
       throw new InvalidInputError(`storage type "${config.type}" is not supported by this release`, 'UNSUPPORTED_BACKEND');
@@ -46,4 +71,29 @@ export function secretsOf(config: StorageConfig): string[] {
     }
   }
   return out.filter((s) => s.length >= 3);
+}
+
+/**
+ * How a run pod reaches the store a (validated) StorageBackend spec describes: the storage config for
+ * `sweep --storage`, Secret-backed env and volumes. Pure; the controller never sees a secret value.
+ */
+export function runPodStorage(spec: StorageBackendSpec): RunPodStorage {
+  const missing = (): never => {
+    throw new InvalidInputError(`StorageBackend spec.${spec.type} is required when spec.type is ${spec.type}`, 'INVALID_STORAGE_CONFIG');
+  };
+  switch (spec.type) {
+    case 'postgres':
+    case 'citus':
+      return postgresRunPodStorage(spec.type, spec[spec.type] ?? missing());
+    case 'mysql':
+      return mysqlRunPodStorage(spec.mysql ?? missing());
+    case 'sqlite':
+      return sqliteRunPodStorage(spec.sqlite ?? missing());
+    case 'file':
+      return fileRunPodStorage(spec.file ?? missing());
+    case 'cassandra':
+      return cassandraRunPodStorage(spec.cassandra ?? missing());
+    case 'dynamodb':
+      return dynamodbRunPodStorage(spec.dynamodb ?? missing());
+  }
 }

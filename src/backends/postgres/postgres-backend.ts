@@ -1,0 +1,116 @@
+// The `postgres` and `citus` backends: pyworkflow's PostgreSQL layout through node-postgres. One
+// pipelined session does the work (candidate pages, children, one short transaction per batch), a
+// second holds the sweep lock. Citus differs only in taking run-row locks one router query at a time;
+// every other statement is already Citus-routable (literal id arrays, no foreign-key assumptions).
+
+import type pg from 'pg';
+import { RetentionError } from '../../errors.js';
+import type {
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+} from '../backend.js';
+import { candidatePage, childrenOf, countCandidates, toRunState } from './candidates.js';
+import type { PostgresConfig } from './config.js';
+import { connectPostgres, describeEndpoint, endpointSecrets, pgError, resolveEndpoint, type PostgresEndpoint } from './connection.js';
+import { runPostgresHousekeeping } from './housekeeping.js';
+import { detectPostgresLayout, type PostgresLayout } from './layout.js';
+import { purgeBatch } from './purge.js';
+import { acquirePostgresSweepLock } from './sweep-lock.js';
+
+/** Counting candidates is for the progress bar only: it may not hold up a sweep longer than this. */
+const COUNT_TIMEOUT_MS = 10_000;
+
+export class PostgresBackend implements Backend {
+  readonly type: 'postgres' | 'citus';
+  readonly target: string;
+  private readonly endpoint: PostgresEndpoint;
+  private readonly secrets: string[];
+  private client: pg.Client | null = null;
+  private layout: PostgresLayout | null = null;
+
+  constructor(
+    config: PostgresConfig,
+    private readonly deps: BackendDeps,
+  ) {
+    this.type = config.type;
+    this.endpoint = resolveEndpoint(config);
+    this.target = describeEndpoint(config.type, this.endpoint);
+    this.secrets = endpointSecrets(this.endpoint);
+  }
+
+  async open(): Promise<void> {
+    if (this.client) return;
+    this.client = await connectPostgres(this.endpoint, this.target, { pipeline: true });
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  async detectLayout(): Promise<StoreLayout> {
+    this.layout = await this.run('reading the schema', (c) => detectPostgresLayout(c, this.target, this.type));
+    return this.layout;
+  }
+
+  async acquireSweepLock(waitMs: number): Promise<SweepLock> {
+    const layout = this.requireLayout();
+    const schema = layout.tables.get('workflow_runs') ?? '';
+    const lockClient = await connectPostgres(this.endpoint, this.target, { applicationName: 'pyworkflow-retention sweep lock' });
+    try {
+      return await acquirePostgresSweepLock(lockClient, schema, waitMs, this.target);
+    } catch (err) {
+      throw pgError(this.target, 'taking the sweep lock', err, this.secrets);
+    }
+  }
+
+  async countCandidates(query: CandidateQuery): Promise<number> {
+    return this.run('counting candidates', (c) => countCandidates(c, query, Math.min(COUNT_TIMEOUT_MS, this.endpoint.statementTimeoutMs)));
+  }
+
+  async *candidates(query: CandidateQuery): AsyncIterable<RunState[]> {
+    const layout = this.requireLayout();
+    let after: string | null = null;
+    for (;;) {
+      const rows = await this.run('reading candidate runs', (c) => candidatePage(c, layout, query, after));
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.run_id;
+      const page = rows.map(toRunState);
+      for (const run of page) {
+        if (run.updatedAt === null) this.deps.logger.warn('run kept: updated_at is not a finite instant', { runId: run.runId });
+      }
+      yield page;
+    }
+  }
+
+  async children(parentRunIds: readonly string[]): Promise<RunState[]> {
+    const layout = this.requireLayout();
+    return (await this.run('reading child runs', (c) => childrenOf(c, layout, parentRunIds))).map(toRunState);
+  }
+
+  async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
+    const layout = this.requireLayout();
+    return this.run(`purging a batch of ${batch.runs.length} runs`, (client) =>
+      purgeBatch({ client, layout, citus: this.type === 'citus', logger: this.deps.logger }, batch, options.dryRun),
+    );
+  }
+
+  async housekeep(request: HousekeepingRequest): Promise<void> {
+    const layout = this.requireLayout();
+    await this.run('housekeeping', (c) => runPostgresHousekeeping(c, layout, request, this.deps.logger));
+  }
+
+  private async run<T>(action: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+    if (!this.client) throw new RetentionError('BACKEND_ERROR', `${this.target}: not open`);
+    try {
+      return await work(this.client);
+    } catch (err) {
+      throw pgError(this.target, action, err, this.secrets);
+    }
+  }
+
+  private requireLayout(): PostgresLayout {
+    if (!this.layout) throw new RetentionError('BACKEND_ERROR', `${this.target}: layout not detected yet`);
+    return this.layout;
+  }
+}
