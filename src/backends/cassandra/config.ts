@@ -1,9 +1,12 @@
-// Apache Cassandra storage config, with pyworkflow's own keys.
+// Apache Cassandra storage config, with pyworkflow's own keys (pyworkflow-storage.md §2.1) plus TLS,
+// timeout and throttling options of ours.
 
 import type { JSONSchemaType } from 'ajv';
 
 const CONSISTENCY = ['ANY', 'ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE'] as const;
 export type Consistency = (typeof CONSISTENCY)[number];
+const SERIAL_CONSISTENCY = ['SERIAL', 'LOCAL_SERIAL'] as const;
+export type SerialConsistency = (typeof SERIAL_CONSISTENCY)[number];
 
 export interface CassandraConfig {
   type: 'cassandra';
@@ -20,8 +23,14 @@ export interface CassandraConfig {
   datacenter?: string;
   /** The driver's local data center; ours (defaults to `datacenter`, then the first node's). */
   local_data_center?: string;
+  /** TLS with the system's CAs; ours. `ssl_ca_file` implies TLS. */
+  ssl?: boolean;
   ssl_ca_file?: string;
   request_timeout_ms?: number;
+  /** Serial consistency of our conditional deletes (lightweight transactions); ours. */
+  serial_consistency?: SerialConsistency;
+  /** How many runs (and housekeeping rows) are purged at once; ours. Low values spare a busy cluster. */
+  concurrency?: number;
 }
 
 export const cassandraConfigSchema: JSONSchemaType<CassandraConfig> = {
@@ -39,8 +48,11 @@ export const cassandraConfigSchema: JSONSchemaType<CassandraConfig> = {
     replication_factor: { type: 'integer', minimum: 1, nullable: true },
     datacenter: { type: 'string', nullable: true },
     local_data_center: { type: 'string', minLength: 1, nullable: true },
+    ssl: { type: 'boolean', nullable: true },
     ssl_ca_file: { type: 'string', minLength: 1, nullable: true },
     request_timeout_ms: { type: 'integer', minimum: 1, maximum: 600000, nullable: true },
+    serial_consistency: { type: 'string', enum: [...SERIAL_CONSISTENCY], nullable: true },
+    concurrency: { type: 'integer', minimum: 1, maximum: 64, nullable: true },
   },
   required: ['type'],
   additionalProperties: false,

@@ -1,0 +1,22 @@
+// Bounded concurrency for the backend's statements: enough in flight to hide round trips, few enough
+// that a sweep never floods a cluster that also serves pyworkflow (H19).
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. Fails on the first error. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!, i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}
