@@ -31,10 +31,6 @@ export async function createBackend(config: StorageConfig, deps: BackendDeps): P
       const { CassandraBackend } = await import('./cassandra/cassandra-backend.js');
       return new CassandraBackend(config, deps);
     }
-    case 'cassandra': {
-      const { CassandraBackend } = await import('./cassandra/cassandra-backend.js');
-      return new CassandraBackend(config, deps);
-    }
     case 'dynamodb': {
       const { DynamodbBackend } = await import('./dynamodb/dynamodb-backend.js');
       return new DynamodbBackend(config, deps);
