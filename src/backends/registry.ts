@@ -27,6 +27,10 @@ export async function createBackend(config: StorageConfig, deps: BackendDeps): P
       const { FileBackend } = await import('./file/file-backend.js');
       return new FileBackend(config, deps);
     }
+    case 'dynamodb': {
+      const { DynamodbBackend } = await import('./dynamodb/dynamodb-backend.js');
+      return new DynamodbBackend(config, deps);
+    }
     case 'cassandra': {
       const { CassandraBackend } = await import('./cassandra/cassandra-backend.js');
       return new CassandraBackend(config, deps);
