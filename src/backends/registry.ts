@@ -27,10 +27,6 @@ export async function createBackend(config: StorageConfig, deps: BackendDeps): P
       const { FileBackend } = await import('./file/file-backend.js');
       return new FileBackend(config, deps);
     }
-    case 'dynamodb': {
-      const { DynamodbBackend } = await import('./dynamodb/dynamodb-backend.js');
-      return new DynamodbBackend(config, deps);
-    }
     case 'cassandra': {
       const { CassandraBackend } = await import('./cassandra/cassandra-backend.js');
       return new CassandraBackend(config, deps);
@@ -49,7 +45,8 @@ export async function createBackend(config: StorageConfig, deps: BackendDeps): P
       return new MysqlBackend(config, deps);
     }
     default:
-      throw new InvalidInputError(`storage type "${config.type}" is not supported by this release`, 'UNSUPPORTED_BACKEND');
+      // Unreachable while every validated type has a case; kept for configs built without validation.
+      throw new InvalidInputError(`storage type "${(config as { type: string }).type}" is not supported by this release`, 'UNSUPPORTED_BACKEND');
   }
 }
 
