@@ -10,7 +10,8 @@
 #
 # Usage: kube.sh up|down|status
 #        kube.sh restart-apiserver [SECONDS]  stop kube-apiserver and etcd, keep them down SECONDS
-#                                             (default 0), start both again and wait until ready
+#                                             (default 0), start both again and wait until ready, then
+#                                             restart kube-controller-manager (see restart_kcm)
 #        kube.sh stop-apiserver | start-apiserver   the two halves of restart-apiserver
 #        kube.sh reset                        down, then delete the cluster's data (etcd, certificates)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -26,6 +27,7 @@ KCM_PORT="${PYWR_KUBE_CONTROLLER_MANAGER_PORT:-10357}"
 SERVICE_CIDR="10.0.0.0/24"
 SERVICE_IP="10.0.0.1"                           # the `kubernetes` Service's cluster IP
 SA_ISSUER="https://kubernetes.default.svc.cluster.local"
+LOG_V="${PYWR_KUBE_LOG_VERBOSITY:-0}"          # klog -v of kube-apiserver and kube-controller-manager
 
 ETCD_BIN="$PYWR_CACHE/etcd/$ETCD_VERSION/bin/etcd"
 KUBE_BIN_DIR="$PYWR_CACHE/kube/$KUBE_VERSION/bin"
@@ -291,7 +293,7 @@ start_apiserver() {
     --audit-log-format=json --audit-log-maxsize=100 --audit-log-maxbackup=1 \
     --cert-dir="$RUN/apiserver-certs" \
     --shutdown-watch-termination-grace-period=2s \
-    --profiling=false
+    --profiling=false --v="$LOG_V"
   wait_for "kube-apiserver" 90 apiserver_ready || fail_start "kube-apiserver did not become ready at $APISERVER_URL within 90 s" "$APISERVER_LOG"
 }
 
@@ -313,7 +315,7 @@ start_kcm() {
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" --cluster-name=pywr-test \
     --kube-api-qps=100 --kube-api-burst=200 \
-    --profiling=false
+    --profiling=false --v="$LOG_V"
   wait_for "kube-controller-manager" 60 kcm_healthy || fail_start "kube-controller-manager did not become healthy within 60 s" "$KCM_LOG"
 }
 
@@ -353,6 +355,17 @@ stop_apiserver() {
   stop_daemon "$ETCD_PID"
 }
 
+# A restarted kube-apiserver has a new watch cache without history, so every informer of the
+# controller manager must relist, and client-go's reflectors do that only after their backoff, which
+# grows with each failed attempt while the API server was down (up to a minute; the Job and service
+# account controllers stay stale meanwhile). A real controller manager with leader election exits when
+# it cannot renew its lease for that long and is restarted; this one runs without leader election, so
+# we restart it: the built-in controllers are not what the tests examine, the operator is.
+restart_kcm() {
+  stop_daemon "$KCM_PID"
+  start_kcm
+}
+
 case "${1:-}" in
   up) up ;;
   down)
@@ -362,13 +375,13 @@ case "${1:-}" in
     ;;
   status) status ;;
   stop-apiserver) stop_apiserver; log "kube-apiserver and etcd stopped" ;;
-  start-apiserver) ensure_config; start_etcd; start_apiserver ;;
+  start-apiserver) ensure_config; start_etcd; start_apiserver; restart_kcm ;;
   restart-apiserver)
     t=$SECONDS
     stop_apiserver
     sleep "${2:-0}"
-    ensure_config; start_etcd; start_apiserver
-    log "kube-apiserver and etcd restarted in $(( SECONDS - t )) s"
+    ensure_config; start_etcd; start_apiserver; restart_kcm
+    log "kube-apiserver and etcd restarted (and kube-controller-manager) in $(( SECONDS - t )) s"
     ;;
   reset)
     stop_daemon "$KCM_PID"; stop_apiserver

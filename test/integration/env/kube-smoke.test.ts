@@ -297,6 +297,22 @@ describe('kube test environment', () => {
     expect(pod?.status?.reason).toBe('DeadlineExceeded');
   });
 
+  it('restart-apiserver restarts kube-apiserver and etcd while a pod runs; the Job still completes', async () => {
+    await batch.createNamespacedJob({
+      namespace: NS,
+      body: nodeJob('across-restart', "setTimeout(() => require('fs').writeFileSync(process.argv[1], 'survived'), 3000)"),
+    });
+    await waitFor('the pod to run', 30_000, async () =>
+      (await jobPods('across-restart')).some((p) => p.status?.phase === 'Running') ? true : undefined);
+    const started = Date.now();
+    await run('bash', [requireEnv('KUBE_ENV_SCRIPT'), 'restart-apiserver'], { timeout: 120_000 });
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const done = await waitForJob('across-restart', 'Complete');
+    expect(done.status?.succeeded).toBe(1);
+    const [pod] = await jobPods('across-restart');
+    expect(pod?.status?.containerStatuses?.[0]?.state?.terminated?.message).toBe('survived');
+  });
+
   it('helm built from source renders and installs a chart', async () => {
     const version = await run(HELM, ['version', '--short']);
     expect(version.stdout).toMatch(/^v3\.\d+\.\d+/);
