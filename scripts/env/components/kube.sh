@@ -16,6 +16,11 @@
 #        kube.sh reset                        down, then delete the cluster's data (etcd, certificates)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
+# Every subcommand but `up` acts on the cluster as `up` configured it (ports, versions), whatever
+# PYWR_* variables the caller (a test restarting the API server, say) has or lacks.
+SETTINGS="$PYWR_RUN/kube/settings.env"
+if [[ "${1:-}" != up && -f "$SETTINGS" ]]; then source "$SETTINGS"; fi
+
 KUBE_VERSION="${PYWR_KUBE_VERSION:-v1.33.13}"   # matches kubectl 1.33 on the machine
 ETCD_VERSION="${PYWR_ETCD_VERSION:-v3.5.35}"    # the etcd 3.5 line Kubernetes 1.33 is tested with
 KUBECTL="${PYWR_KUBECTL:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}"
@@ -50,17 +55,19 @@ SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]
 
 # ---------------------------------------------------------------------------------------- builds
 
-# Go builds keep their module and build caches under the cache, never in $HOME/go or the repo.
+# Go builds keep their module and build caches under the cache, never in $HOME/go or the repo. The
+# module cache (the downloads) stays; each build gets its own build cache (GOCACHE), deleted once the
+# binary is built: gigabytes that only a rebuild of the same version could use.
 go_env() {
   command -v go >/dev/null 2>&1 || die "go is not installed (Go 1.24 or newer is required to build etcd and Kubernetes)"
-  export GOMODCACHE="$PYWR_CACHE/go/mod" GOCACHE="$PYWR_CACHE/go/build" GOPATH="$PYWR_CACHE/go/path"
-  export GOFLAGS="-mod=mod -buildvcs=false -trimpath" GOTOOLCHAIN=local CGO_ENABLED=0 GOTELEMETRY=off
+  export GOMODCACHE="$PYWR_CACHE/go/mod" GOCACHE="$PYWR_CACHE/go/build-$1" GOPATH="$PYWR_CACHE/go/path"
+  export GOFLAGS="-mod=mod -modcacherw -buildvcs=false -trimpath" GOTOOLCHAIN=local CGO_ENABLED=0 GOTELEMETRY=off
   export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
 }
 
 build_etcd() {
   [[ -x "$ETCD_BIN" ]] && return 0          # another build finished while we waited for the lock
-  go_env
+  go_env etcd
   local t=$SECONDS dir; dir="$(dirname "$(dirname "$ETCD_BIN")")"
   log "building etcd $ETCD_VERSION (go build go.etcd.io/etcd/server/v3)"
   rm -rf "$dir/mod"; mkdir -p "$dir/mod" "$dir/bin"
@@ -76,6 +83,7 @@ EOF
     go build -ldflags "-s -w" -o "$ETCD_BIN.tmp" go.etcd.io/etcd/server/v3
   ) || die "go build of etcd $ETCD_VERSION failed"
   mv "$ETCD_BIN.tmp" "$ETCD_BIN"
+  rm -rf "$GOCACHE"
   log "built etcd $ETCD_VERSION in $(( SECONDS - t )) s"
 }
 
@@ -114,7 +122,7 @@ kube_ldflags() {
 
 build_kube() {
   [[ -x "$APISERVER_BIN" && -x "$KCM_BIN" ]] && return 0
-  go_env
+  go_env kube
   local mod="$PYWR_CACHE/kube/$KUBE_VERSION/mod" t
   mkdir -p "$KUBE_BIN_DIR"
   t=$SECONDS
@@ -130,6 +138,7 @@ build_kube() {
     log "built $cmd $KUBE_VERSION in $(( SECONDS - t )) s"
     t=$SECONDS
   done
+  rm -rf "$GOCACHE"
 }
 
 ensure_binaries() {
@@ -332,10 +341,24 @@ publish() {
     "KUBE_ENV_SCRIPT=$SELF"
 }
 
+save_settings() {
+  cat > "$SETTINGS" <<EOF
+PYWR_KUBE_VERSION=$KUBE_VERSION
+PYWR_ETCD_VERSION=$ETCD_VERSION
+PYWR_KUBECTL=$KUBECTL
+PYWR_ETCD_CLIENT_PORT=$ETCD_CLIENT_PORT
+PYWR_ETCD_PEER_PORT=$ETCD_PEER_PORT
+PYWR_KUBE_APISERVER_PORT=$APISERVER_PORT
+PYWR_KUBE_CONTROLLER_MANAGER_PORT=$KCM_PORT
+PYWR_KUBE_LOG_VERBOSITY=$LOG_V
+EOF
+}
+
 up() {
   local t=$SECONDS
   ensure_binaries
   ensure_config
+  save_settings
   start_etcd
   start_apiserver
   start_kcm
