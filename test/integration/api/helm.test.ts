@@ -2,13 +2,16 @@
 // KUBECONFIG): lint, rendering with default and other values, values.schema.json, and an install that
 // creates the CRDs, the Deployment and least-privilege RBAC (checked with kubectl auth can-i).
 
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { CRD_SOURCES, crdFileName } from '../../../src/api/crd.js';
 import { createNamespace, deleteNamespace, helm, helmOk, kubectl, kubectlOk } from '../../support/kubectl.js';
-import { REPO_ROOT } from '../../support/test-env.js';
+import { REPO_ROOT, requireEnv } from '../../support/test-env.js';
 
 const CHART = join(REPO_ROOT, 'helm', 'pyworkflow-retention-operator');
 const KUBE_VERSION = ['--kube-version', '1.33.0'];
@@ -156,6 +159,20 @@ describe('helm template', () => {
     for (const source of CRD_SOURCES) {
       const committed = readFileSync(join(REPO_ROOT, 'crds', crdFileName(source)), 'utf8');
       expect(out).toContain(committed.replace(/^#.*\n/, ''));
+    }
+  });
+});
+
+describe('deploy/manifests', () => {
+  it('is what scripts/render-manifests.sh renders from the chart (re-run it and commit after changing the chart)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'manifests-'));
+    try {
+      await promisify(execFile)('bash', [join(REPO_ROOT, 'scripts', 'render-manifests.sh'), dir], { env: { ...process.env, HELM: requireEnv('HELM') } });
+      for (const file of ['crds.yaml', 'operator.yaml']) {
+        expect(readFileSync(join(REPO_ROOT, 'deploy', 'manifests', file), 'utf8'), file).toBe(readFileSync(join(dir, file), 'utf8'));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
