@@ -58,7 +58,7 @@ export async function detectPostgresLayout(client: pg.Client, target: string, di
   const supported = [...SUPPORTED_POSTGRES_VERSIONS];
   const unknown = (found: string): UnknownSchemaError => new UnknownSchemaError(target, found, supported);
 
-  const path = (await client.query<{ schemas: string[] | string }>('SELECT current_schemas(false) AS schemas')).rows[0]!.schemas;
+  const path = (await client.query<{ schemas: string[] | string }>('SELECT current_schemas(false)::text[] AS schemas')).rows[0]!.schemas;
   const searchPath = Array.isArray(path) ? path.join(', ') : String(path);
   const resolved = await client.query<{ name: string; oid: number; schema: string; kind: string }>(
     `SELECT t.name, c.oid::int AS oid, n.nspname AS schema, c.relkind::text AS kind

@@ -53,14 +53,15 @@ export function pgStorageConfig(type: 'postgres' | 'citus', database: string): R
   return { type, host: admin.host!, port: admin.port!, user: admin.user!, password: String(admin.password), database, sslmode: 'disable' };
 }
 
-export function postgresFixture(options: { type?: 'postgres' | 'citus'; layout?: PostgresSeedLayout } = {}): StoreFixture {
+/** `createDatabase` is appended to CREATE DATABASE (e.g. an ICU locale for a linguistic collation). */
+export function postgresFixture(options: { type?: 'postgres' | 'citus'; layout?: PostgresSeedLayout; createDatabase?: string } = {}): StoreFixture {
   const type = options.type ?? 'postgres';
   const layout = options.layout ?? (type === 'citus' ? 'citus' : 'v7');
   return {
     type,
     adapt: (d: Dataset): Dataset => d,
     async create(dataset: Dataset): Promise<StoreHandle> {
-      const database = await createPgDatabase();
+      const database = await createPgDatabase('pywr_t', options.createDatabase ?? '');
       try {
         await withPgClient(database, (c) => seedPostgresStore(c, dataset, { layout }));
       } catch (err) {
