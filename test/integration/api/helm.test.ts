@@ -87,8 +87,9 @@ describe('helm template', () => {
       'controller',
       '--metrics-bind-address=:8080',
       '--health-probe-bind-address=:8081',
-      '--leader-elect',
+      '--leader-elect=true',
       '--leader-election-namespace=ops',
+      `--leader-election-id=${RELEASE}-pyworkflow-retention-operator`,
       '--run-image=ghcr.io/pyworkflow/pyworkflow-retention-operator:0.1.0',
       '--log-level=info',
     ]);
@@ -150,7 +151,7 @@ describe('helm template', () => {
     const objects = await render('--set', 'runImage.repository=registry.example.com/run', '--set', 'runImage.tag=1.2.3', '--set', 'leaderElection.enabled=false', '--set', 'replicaCount=1');
     const args = controllerContainer(objects).args;
     expect(args).toContain('--run-image=registry.example.com/run:1.2.3');
-    expect(args.filter((a) => a.startsWith('--leader'))).toEqual([]);
+    expect(args.filter((a) => a.startsWith('--leader'))).toEqual(['--leader-elect=false']);
     expect(find(objects, 'Role')).toEqual([]);
   });
 
