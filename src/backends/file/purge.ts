@@ -100,9 +100,9 @@ async function lockAndReread(ctx: PurgeContext, runs: readonly RunState[], held:
   return current;
 }
 
-/** Runs whose parent is in the batch but which are not in it, as the disk says now (runs created since the scan included). */
+/** Runs whose parent is in the batch but which are not in it, as the disk says now (runs created since the scan included, see refresh). */
 async function outsideChildren(ctx: PurgeContext, runs: readonly RunState[]): Promise<RunState[]> {
-  await ctx.snapshot.readNew();
+  await ctx.snapshot.refresh();
   const inBatch = new Set(runs.map((r) => r.runId));
   return ctx.snapshot.children([...inBatch]).filter((child) => !inBatch.has(child.runId) && existsSync(ctx.paths.runFile(child.runId)));
 }

@@ -11,12 +11,15 @@ import { readRunFile, runIdOfFile, type RunRead } from './run-file.js';
 
 /** Reads per turn of the event loop: local reads are fast synchronously, but timers and signals must still run. */
 const READS_PER_TURN = 256;
+/** How stale the list of run files may get before `refresh` lists the directory again. */
+const REFRESH_INTERVAL_MS = 1000;
 
 export class RunSnapshot {
   private readonly runs = new Map<string, RunState>();
   private readonly childrenOf = new Map<string, Set<string>>();
   /** Every run file name seen, also unreadable ones, so a refresh reads only what is new. */
   private readonly seen = new Set<string>();
+  private listedAt = 0;
 
   private constructor(
     private readonly paths: FilePaths,
@@ -38,8 +41,19 @@ export class RunSnapshot {
     return this.runs.size;
   }
 
-  /** Reads run files that appeared since the last scan; returns the runs added. */
+  /**
+   * Picks up runs created since the last listing, at most once per second. New children of a run the
+   * sweep is about to purge cannot come from pyworkflow (only a running parent starts children); this
+   * is a second line of defence, and listing a directory of 20k runs before every batch of 7 would
+   * cost more than the batch.
+   */
+  async refresh(): Promise<void> {
+    if (Date.now() - this.listedAt >= REFRESH_INTERVAL_MS) await this.readNew();
+  }
+
+  /** Reads run files that appeared since the last listing; returns the runs added. */
   async readNew(): Promise<RunState[]> {
+    this.listedAt = Date.now();
     const added: RunState[] = [];
     let sinceYield = 0;
     for (const name of readdirSync(this.paths.runs)) {
