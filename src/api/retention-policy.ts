@@ -333,7 +333,8 @@ export const RETENTION_POLICY_STATUS: Schema = {
       properties: {
         ...RUN_SUMMARY_PROPERTIES,
         cutoff: timestamp('Runs last updated before this instant were eligible.'),
-        message: { type: 'string', maxLength: 4096, description: 'What happened, and what to do about a failure.' },
+        // As long as a condition message: it may quote the run's whole termination message (up to 4096 bytes).
+        message: { type: 'string', maxLength: 32768, description: 'What happened, and what to do about a failure.' },
       },
     },
     totals: {
@@ -360,9 +361,10 @@ export const RETENTION_POLICY_STATUS: Schema = {
         properties: RUN_SUMMARY_PROPERTIES,
       },
     },
+    // No maxLength: the token is whatever the user annotated, and a status the API server refuses
+    // would leave the controller unable to record that it acted on it.
     lastRunNowToken: {
       type: 'string',
-      maxLength: 256,
       description: 'The last value of the retention.pyworkflow.io/run-now annotation that started a run.',
     },
   },
