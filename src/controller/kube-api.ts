@@ -87,7 +87,12 @@ export function buildUrl(server: string, path: string, query: Query = {}): URL {
   return url;
 }
 
-export function createKubeApi(kc: KubeConfig, userAgent: string): KubeApi {
+/** A KubeApi that owns connections: close() drops the kept-alive ones so the process can exit. */
+export interface KubeClient extends KubeApi {
+  close(): void;
+}
+
+export function createKubeApi(kc: KubeConfig, userAgent: string): KubeClient {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const server = cluster.server;
@@ -105,6 +110,8 @@ export function createKubeApi(kc: KubeConfig, userAgent: string): KubeApi {
   }
 
   return {
+    close: () => agent.destroy(),
+
     async request<T>(req: KubeRequest): Promise<T> {
       const url = buildUrl(server, req.path, req.query);
       const body = req.body === undefined ? undefined : JSON.stringify(req.body);

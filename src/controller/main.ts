@@ -1,7 +1,69 @@
-// The operator's entry point (`pyworkflow-retention controller`). Filled in by the operator work.
-import type { CommandIO } from '../cli/sweep-command.js';
+// `pyworkflow-retention controller`: the operator process. Loads credentials, starts the manager
+// (informers, leader election, reconcilers) and the /metrics, /healthz and /readyz endpoints, and on
+// SIGTERM stops acting, releases the lease and exits.
 
-export async function runController(_argv: readonly string[], io: CommandIO): Promise<number> {
-  io.stderr.write('error: the controller is not built yet in this release\n');
-  return 1;
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { CommandIO } from '../cli/sweep-command.js';
+import { createLogger } from '../log.js';
+import { CONTROLLER_USAGE, parseControllerArgs } from './flags.js';
+import { createKubeApi } from './kube-api.js';
+import { loadKubeConfig } from './kubeconfig.js';
+import { Manager } from './manager.js';
+import { ControllerMetrics } from './metrics.js';
+import { serve, type Endpoint } from './probes.js';
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'dev';
+  }
+}
+
+export async function runController(argv: readonly string[], io: CommandIO): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(CONTROLLER_USAGE);
+    return 0;
+  }
+  const config = parseControllerArgs(argv, io.env);
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: (line) => io.stderr.write(`${line}\n`), now: io.now });
+  const { kc, source } = loadKubeConfig(config.kubeconfig, io.env);
+  const api = createKubeApi(kc, `pyworkflow-retention-operator/${version()}`);
+  const metrics = new ControllerMetrics();
+  // Unique per process: a restarted pod must not be mistaken for the leader it replaces.
+  const identity = `${io.env.POD_NAME || hostname()}_${randomUUID().slice(0, 8)}`;
+  const manager = new Manager({
+    api,
+    logger,
+    metrics,
+    identity,
+    runImage: config.runImage,
+    namespaces: config.namespaces,
+    resyncMs: config.resyncMs,
+    ...(config.leaderElect ? { leaderElection: { namespace: config.leaderElectionNamespace, name: config.leaderElectionId } } : {}),
+  });
+
+  const endpoints: Endpoint[] = [];
+  if (config.metricsBind) endpoints.push(await serve(config.metricsBind, { registry: metrics.registry }));
+  if (config.healthBind) endpoints.push(await serve(config.healthBind, { healthy: () => true, ready: () => manager.ready() }));
+  logger.info('controller starting', {
+    version: version(),
+    identity,
+    kubeconfig: source,
+    server: kc.getCurrentCluster()?.server,
+    namespaces: config.namespaces.length > 0 ? config.namespaces : 'all',
+    leaderElection: config.leaderElect ? `${config.leaderElectionNamespace}/${config.leaderElectionId}` : 'off',
+    metricsAddress: config.metricsBind ? endpoints[0]?.address : 'off',
+    healthAddress: config.healthBind ? endpoints[endpoints.length - 1]?.address : 'off',
+    runImage: config.runImage,
+  });
+
+  await manager.run(io.signal);
+  await Promise.all(endpoints.map((e) => e.close()));
+  api.close();
+  // Anything still holding the event loop open after a clean shutdown must not keep the pod Terminating.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 10_000).unref();
+  return 0;
 }

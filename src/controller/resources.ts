@@ -1,6 +1,8 @@
 // The Kubernetes object shapes the runtime handles generically (metadata only), and URL paths of the
 // resource types it lists, watches and writes.
 
+import { API_GROUP, API_VERSION } from '../api/common.js';
+
 export interface OwnerReference {
   apiVersion: string;
   kind: string;
@@ -50,6 +52,8 @@ export interface ResourceType {
   kind: string;
 }
 
+export const RETENTION_POLICIES: ResourceType = { group: API_GROUP, version: API_VERSION, plural: 'retentionpolicies', kind: 'RetentionPolicy' };
+export const STORAGE_BACKENDS: ResourceType = { group: API_GROUP, version: API_VERSION, plural: 'storagebackends', kind: 'StorageBackend' };
 export const CRONJOBS: ResourceType = { group: 'batch', version: 'v1', plural: 'cronjobs', kind: 'CronJob' };
 export const JOBS: ResourceType = { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job' };
 export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };

@@ -1,0 +1,245 @@
+// Results into status: reads a finished run Job's result (its pods' termination messages, validated
+// with RESULT_SCHEMA before anything is trusted) and folds it into the policy's lastRun, totals,
+// history and LastRunSucceeded condition.
+//
+// Exactly-once counting. Two writes make a Job counted: (1) the status update that adds its UID to
+// status.history and its counts to status.totals, with the policy's resourceVersion as precondition;
+// (2) the annotation retention.pyworkflow.io/accounted=true on the Job. A Job is skipped when it has
+// the annotation or its UID is in history. Crash points:
+//  - before (1) lands: nothing was counted; the Job is counted on the next reconcile.
+//  - (1) landed but its answer was lost (timeout) or we crashed before (2): the UID is in history, so
+//    the next reconcile only writes the annotation. History keeps the newest 10 accountings in
+//    accounting order and one reconcile accounts at most ACCOUNT_BATCH (< 10) Jobs, so a UID is still
+//    in history when its annotation is written right after.
+//  - (1) raced with another writer (a replica that still thinks it leads): the precondition fails for
+//    one of them, which re-reads the policy, sees the UID in history, and does not count it again.
+//  - after (2): the Job is never looked at again, whatever happens to history.
+// What is not counted: a Job deleted (TTL one day, or the CronJob's history limit) before any
+// controller read it. Events and metrics are emitted after (1) and are at-most-once.
+
+import AjvModule from 'ajv';
+import { HISTORY_LIMIT, type RunOutcome } from '../api/retention-policy.js';
+import type { Condition, LastRun, RetentionPolicyStatus, RunRecord, RunTotals } from '../api/generated/types.js';
+import { RECORD_KINDS, addCounts, zeroCounts, type KindCounts } from '../engine/records.js';
+import { RESULT_SCHEMA, type SweepReport } from '../engine/report.js';
+import { setCondition } from './conditions.js';
+import { CONTAINER_NAME } from './desired-cronjob.js';
+import { jobEnd, podsOfJob, type ContainerStateTerminated, type Job, type Pod } from './workloads.js';
+
+/** Jobs accounted per status update; below HISTORY_LIMIT (see the file comment). */
+export const ACCOUNT_BATCH = 5;
+/** How long after a Job finished its pods may still be missing from the cache before we go without them. */
+export const RESULT_GRACE_MS = 30_000;
+
+export type LastRunReason = 'RunSucceeded' | 'RunFailed' | 'RunCancelled' | 'DeadlineExceeded' | 'InvalidResult';
+
+export interface FinishedRun {
+  jobName: string;
+  jobUID: string;
+  startTime?: string;
+  completionTime?: string;
+  outcome: RunOutcome;
+  /** Reason of the LastRunSucceeded condition this run sets. */
+  reason: LastRunReason;
+  message: string;
+  dryRun: boolean;
+  /** Summed over the Job's attempts; undefined when no attempt left a readable result. */
+  deleted?: KindCounts;
+  cutoff?: string;
+  /** Layout version the run found; '' or undefined when it did not reach the store. */
+  schemaVersion?: string;
+}
+
+export type RunRead = { kind: 'finished'; run: FinishedRun } | { kind: 'waiting'; why: string };
+
+// ajv's CJS default export needs unwrapping under NodeNext ESM.
+const Ajv = AjvModule as unknown as typeof AjvModule.default;
+const validateReport = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(RESULT_SCHEMA);
+
+export type ParsedResult = { ok: true; report: SweepReport } | { ok: false; problem: string };
+
+/** A termination message as a run result; anything else is reported, never trusted. */
+export function parseRunResult(message: string | undefined): ParsedResult {
+  if (message === undefined || message.trim() === '') return { ok: false, problem: 'the run left no result (empty termination message)' };
+  let data: unknown;
+  try {
+    data = JSON.parse(message);
+  } catch {
+    return { ok: false, problem: `the run's termination message is not JSON: ${JSON.stringify(message.slice(0, 200))}` };
+  }
+  if (!validateReport(data)) {
+    const first = validateReport.errors?.[0];
+    return { ok: false, problem: `the run's result does not match the result schema (${first ? `${first.instancePath || '/'} ${first.message ?? ''}` : 'invalid'})` };
+  }
+  return { ok: true, report: data };
+}
+
+const KIND_WORDS: Record<(typeof RECORD_KINDS)[number], string> = {
+  runs: 'runs',
+  events: 'events',
+  steps: 'steps',
+  hooks: 'hooks',
+  cancellationFlags: 'cancellation flags',
+  checkpoints: 'checkpoints',
+  streamRecords: 'stream records',
+  schedules: 'schedules',
+};
+
+export function describeCounts(c: KindCounts): string {
+  return RECORD_KINDS.map((k) => `${c[k]} ${KIND_WORDS[k]}`).join(', ');
+}
+
+function terminatedState(pod: Pod): ContainerStateTerminated | undefined {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const c = statuses.find((s) => s.name === CONTAINER_NAME) ?? statuses[0];
+  return c?.state?.terminated ?? c?.lastState?.terminated;
+}
+
+function isDone(pod: Pod): boolean {
+  return terminatedState(pod) !== undefined || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+}
+
+function podProblem(pod: Pod): string {
+  const t = terminatedState(pod);
+  if (t) return `pod ${pod.metadata.name} exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}`;
+  const waiting = pod.status?.containerStatuses?.find((s) => s.state?.waiting)?.state?.waiting;
+  if (waiting) return `pod ${pod.metadata.name} never started: ${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}`;
+  if (pod.status?.reason) return `pod ${pod.metadata.name}: ${pod.status.reason}${pod.status.message ? `: ${pod.status.message}` : ''}`;
+  return `pod ${pod.metadata.name} is ${pod.status?.phase ?? 'unknown'}`;
+}
+
+function isDryRunJob(job: Job): boolean {
+  return job.spec?.template.spec?.containers[0]?.args?.includes('--dry-run') ?? false;
+}
+
+/**
+ * The result of a finished Job (undefined while it runs), or 'waiting' while its pods' final states
+ * may still be on their way into the cache.
+ */
+export function readFinishedRun(job: Job, allPods: readonly Pod[], nowMs: number): RunRead | undefined {
+  const end = jobEnd(job);
+  if (!end) return undefined;
+  const endMs = end.at ? Date.parse(end.at) : nowMs;
+  const inGrace = nowMs - endMs < RESULT_GRACE_MS;
+  const pods = podsOfJob(job, allPods);
+  if (inGrace && pods.some((p) => !isDone(p) && !p.metadata.deletionTimestamp)) return { kind: 'waiting', why: 'a pod of the finished Job has not reported its end yet' };
+  if (inGrace && end.kind === 'Complete' && !pods.some((p) => terminatedState(p)?.exitCode === 0)) {
+    return { kind: 'waiting', why: 'the successful pod of the completed Job is not visible yet' };
+  }
+
+  const finished = pods
+    .map((pod) => ({ pod, t: terminatedState(pod) }))
+    .filter((x): x is { pod: Pod; t: ContainerStateTerminated } => x.t !== undefined)
+    .sort((a, b) => (a.t.finishedAt ?? '').localeCompare(b.t.finishedAt ?? ''));
+  const parsed = finished.map((x) => ({ ...x, result: parseRunResult(x.t.message) }));
+  const reports = parsed.flatMap((x) => (x.result.ok ? [x.result.report] : []));
+  const last = parsed[parsed.length - 1];
+  const finalReport = last?.result.ok ? last.result.report : reports[reports.length - 1];
+  // Every attempt is a sweep of its own: what a failed attempt deleted stays deleted.
+  const deleted = reports.length > 0 ? reports.reduce((sum, r) => addCounts(sum, r.deleted), zeroCounts()) : undefined;
+
+  const base = {
+    jobName: job.metadata.name,
+    jobUID: job.metadata.uid ?? '',
+    ...(job.status?.startTime ? { startTime: job.status.startTime } : {}),
+    ...(end.at ? { completionTime: end.at } : {}),
+    dryRun: finalReport?.dryRun ?? isDryRunJob(job),
+    ...(deleted ? { deleted } : {}),
+    ...(finalReport ? { cutoff: finalReport.cutoff, schemaVersion: finalReport.schemaVersion } : {}),
+  };
+  const beforeFailure = deleted && RECORD_KINDS.some((k) => deleted[k] > 0) ? ` Deleted before it stopped: ${describeCounts(deleted)}.` : '';
+
+  if (end.kind === 'Complete') {
+    if (finalReport?.outcome === 'succeeded') {
+      const verb = finalReport.dryRun ? 'Dry run: would delete' : 'Deleted';
+      return { kind: 'finished', run: { ...base, outcome: 'Succeeded', reason: 'RunSucceeded', message: `${verb} ${describeCounts(deleted ?? finalReport.deleted)} (cutoff ${finalReport.cutoff}).` } };
+    }
+    const problem = last && !last.result.ok ? last.result.problem : 'no attempt left a successful result';
+    return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'InvalidResult', message: `The run's Job completed but its result cannot be trusted: ${problem}. Check that the run image matches the operator's version.` } };
+  }
+
+  // The Job failed.
+  if (last?.result.ok) {
+    const r = last.result.report;
+    const cause = r.error ? `${r.error.message} [${r.error.code}]` : `the run reported outcome ${r.outcome}`;
+    if (r.outcome === 'cancelled') {
+      return { kind: 'finished', run: { ...base, outcome: 'Cancelled', reason: 'RunCancelled', message: `The run stopped before it finished: ${cause}.${beforeFailure}` } };
+    }
+    return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'RunFailed', message: `The run failed: ${cause}.${beforeFailure}` } };
+  }
+  const podDetail = last ? podProblem(last.pod) : pods[0] ? podProblem(pods[0]) : 'no pod of the Job is left to inspect';
+  const jobDetail = `Job ${job.metadata.name} failed (${end.reason}${end.message ? `: ${end.message}` : ''})`;
+  if (end.reason === 'DeadlineExceeded') {
+    return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'DeadlineExceeded', message: `${jobDetail}; ${podDetail}. Raise spec.activeDeadlineSeconds or lower spec.batchSize.${beforeFailure}` } };
+  }
+  if (last && !last.result.ok && last.t.message) {
+    return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'InvalidResult', message: `${jobDetail}; ${last.result.problem}.${beforeFailure}` } };
+  }
+  return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'RunFailed', message: `${jobDetail}; ${podDetail}.${beforeFailure}` } };
+}
+
+export function zeroTotals(): RunTotals {
+  return { ...zeroCounts(), runsSucceeded: 0, runsFailed: 0 };
+}
+
+export interface Accounting {
+  lastRun?: LastRun;
+  totals: RunTotals;
+  history: RunRecord[];
+  conditions: Condition[];
+  /** The runs this fold counted (not those already in history). */
+  counted: FinishedRun[];
+}
+
+const timeOf = (t: string | undefined): number => (t ? Date.parse(t) : 0);
+
+/**
+ * Folds finished runs into the status: skips runs whose Job UID is already in history, adds real
+ * runs to totals, prepends to history (bounded), and moves lastRun/LastRunSucceeded forward only to a
+ * run that finished later than the current lastRun (an old Job read late never hides a newer result).
+ */
+export function accountRuns(status: RetentionPolicyStatus | undefined, runs: readonly FinishedRun[], generation: number | undefined, nowMs: number): Accounting {
+  const known = new Set((status?.history ?? []).map((h) => h.jobUID).filter((u): u is string => u !== undefined));
+  const fresh = runs.filter((r) => r.jobUID !== '' && !known.has(r.jobUID));
+  const totals: RunTotals = { ...zeroTotals(), ...(status?.totals ?? {}) };
+  for (const run of fresh) {
+    if (run.dryRun) continue;
+    for (const k of RECORD_KINDS) totals[k] += run.deleted?.[k] ?? 0;
+    if (run.outcome === 'Succeeded') totals.runsSucceeded += 1;
+    else totals.runsFailed += 1;
+  }
+  const newestFirst = [...fresh].sort((a, b) => timeOf(b.completionTime) - timeOf(a.completionTime));
+  const history = [...newestFirst.map(toRecord), ...(status?.history ?? [])].slice(0, HISTORY_LIMIT);
+  let lastRun = status?.lastRun;
+  let conditions = [...(status?.conditions ?? [])];
+  const newest = newestFirst[0];
+  if (newest && (!lastRun || timeOf(newest.completionTime) >= timeOf(lastRun.completionTime))) {
+    lastRun = toLastRun(newest);
+    conditions = setCondition(
+      conditions,
+      { type: 'LastRunSucceeded', status: newest.outcome === 'Succeeded' ? 'True' : 'False', reason: newest.reason, message: newest.message, ...(generation === undefined ? {} : { observedGeneration: generation }) },
+      nowMs,
+    );
+  }
+  return { ...(lastRun ? { lastRun } : {}), totals, history, conditions, counted: fresh };
+}
+
+function toRecord(run: FinishedRun): RunRecord {
+  return {
+    jobName: run.jobName,
+    jobUID: run.jobUID,
+    ...(run.startTime ? { startTime: run.startTime } : {}),
+    ...(run.completionTime ? { completionTime: run.completionTime } : {}),
+    outcome: run.outcome,
+    dryRun: run.dryRun,
+    ...(run.deleted ? { deleted: { ...run.deleted } } : {}),
+  };
+}
+
+function toLastRun(run: FinishedRun): LastRun {
+  return {
+    ...toRecord(run),
+    ...(run.cutoff ? { cutoff: run.cutoff } : {}),
+    message: run.message.slice(0, 4096),
+  };
+}
