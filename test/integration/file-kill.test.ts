@@ -31,7 +31,7 @@ function linkedStores(): StoreFixture {
   };
   return {
     type: 'file',
-    adapt: fileStoreFixture.adapt,
+    adapt: (d) => fileStoreFixture.adapt(d),
     async create(dataset) {
       let template = templates.get(dataset);
       if (template === undefined) {
