@@ -53,6 +53,14 @@ export async function detectCassandraLayout(session: CassandraSession): Promise<
     };
   }
 
+  const expected = tablesOf(21).map((d) => d.name);
+  const missing = expected.filter((n) => !tableNames.has(n));
+  const extra = [...tableNames].filter((n) => !PYWORKFLOW_TABLES.some((d) => d.name === n)).sort();
+  const differences = [
+    ...(missing.length > 0 ? [`missing ${missing.join(', ')}`] : []),
+    ...(extra.length > 0 ? [`unexpected ${extra.join(', ')}`] : []),
+  ].join('; ');
+
   // A strict prefix of pyworkflow's creation order is an initialisation that stopped midway. Every
   // pyworkflow release so far stops at `hooks` on a real Cassandra (its unquoted `token` column is a
   // reserved word), and connect() then raises, so no run can have been written.
@@ -61,7 +69,7 @@ export async function detectCassandraLayout(session: CassandraSession): Promise<
     const problems = prefix.flatMap((d) => columnProblems(d, columns.get(d.name) ?? new Set()));
     if (problems.length > 0) throw new UnknownSchemaError(what, `an incomplete pyworkflow keyspace, and ${problems.slice(0, 4).join('; ')}`, supported);
     if (tableNames.has('workflow_runs') && (await session.one(`SELECT run_id FROM ${session.table('workflow_runs')} LIMIT 1`, [])) !== null) {
-      throw new UnknownSchemaError(what, `only ${tableNames.size} of pyworkflow's 21 tables, yet workflow_runs holds runs`, supported);
+      throw new UnknownSchemaError(what, `keyspace "${ks}" is ${differences}, yet workflow_runs holds runs`, supported);
     }
     return {
       schemaVersion: `incomplete (${tableNames.size} of 21 tables)`,
@@ -70,15 +78,7 @@ export async function detectCassandraLayout(session: CassandraSession): Promise<
       details: { keyspace: ks },
     };
   }
-
-  const expected = tablesOf(21).map((d) => d.name);
-  const missing = expected.filter((n) => !tableNames.has(n));
-  const extra = [...tableNames].filter((n) => !PYWORKFLOW_TABLES.some((d) => d.name === n)).sort();
-  const parts = [
-    ...(missing.length > 0 ? [`missing ${missing.join(', ')}`] : []),
-    ...(extra.length > 0 ? [`unexpected ${extra.join(', ')}`] : []),
-  ];
-  throw new UnknownSchemaError(what, `keyspace "${ks}" has ${tableNames.size} tables: ${parts.join('; ') || 'an unknown combination'}`, supported);
+  throw new UnknownSchemaError(what, `keyspace "${ks}" has ${tableNames.size} tables: ${differences || 'an unknown combination'}`, supported);
 }
 
 function columnSignature(name: string, type: string, kind: string, position: number, order: string): string {
