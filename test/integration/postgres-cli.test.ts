@@ -1,0 +1,45 @@
+// Needs: the PostgreSQL 15 test server (PG_URL), real pyworkflow 0.4.0 (PYWORKFLOW_PYTHON) and the
+// built CLI. The parent/child hazard, two sweeps at once, and credentials that never leak.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkConcurrentSweeps, checkConnectionFailure, checkParentChildSweep, pyworkflowDeleteOldRuns } from '../support/sql-scenarios.js';
+import { pgStorageConfig, postgresFixture } from '../support/stores/postgres-store.js';
+import { requireEnv } from '../support/test-env.js';
+
+const termLog = (): string => join(mkdtempSync(join(tmpdir(), 'pywr-term-')), 'termination-log');
+
+describe('postgres sweep through the CLI', () => {
+  it('keeps an old parent whose child is kept and succeeds, where pyworkflow 0.4.0 delete_old_runs fails and rolls back (H5)', async () => {
+    await checkParentChildSweep(postgresFixture(), (storage) => {
+      const r = pyworkflowDeleteOldRuns(requireEnv('PYWORKFLOW_PYTHON'), storage, 30);
+      expect(r.ok).toBe(false);
+      expect(r.type).toBe('ForeignKeyViolationError');
+      expect(r.error).toMatch(/workflow_runs_parent_run_id_fkey/);
+    });
+  });
+
+  it('the citus layout keeps the same parents (no foreign key would stop a dangling child there)', async () => {
+    await checkParentChildSweep(postgresFixture({ type: 'citus' }), () => undefined);
+  });
+
+  it('two sweeps at once: one waits for the advisory lock, exactly one deletes, totals equal one sweep', async () => {
+    await checkConcurrentSweeps(postgresFixture());
+  });
+
+  it('a wrong password fails with the target named and the password nowhere', () => {
+    const secret = `wrong-Pw-${Date.now()}-s3cr3t`;
+    const storage = { ...pgStorageConfig('postgres', 'pyworkflow'), password: secret };
+    checkConnectionFailure(storage, secret, [/postgres@127\.0\.0\.1:15432\/pyworkflow/, /password authentication failed/, /28P01/], termLog());
+    const url = new URL(requireEnv('PG_URL'));
+    const dsn = `postgresql://postgres:${encodeURIComponent(secret)}@${url.host}/pyworkflow?sslmode=disable`;
+    checkConnectionFailure({ type: 'postgres', dsn }, secret, [/postgres@127\.0\.0\.1:15432\/pyworkflow/, /28P01/], termLog());
+  });
+
+  it('an unreachable server fails with the target named and the password nowhere', () => {
+    const secret = `unreachable-Pw-${Date.now()}`;
+    const storage = { type: 'postgres', host: '127.0.0.1', port: 1, user: 'pyworkflow', password: secret, database: 'pyworkflow', connect_timeout_ms: 3000 };
+    checkConnectionFailure(storage, secret, [/pyworkflow@127\.0\.0\.1:1\/pyworkflow/, /ECONNREFUSED/], termLog());
+  });
+});
