@@ -3,13 +3,14 @@
 // creates the CRDs, the Deployment and least-privilege RBAC (checked with kubectl auth can-i).
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { CRD_SOURCES, crdFileName } from '../../../src/api/crd.js';
+import { parseControllerArgs } from '../../../src/controller/flags.js';
 import { createNamespace, deleteNamespace, helm, helmOk, kubectl, kubectlOk } from '../../support/kubectl.js';
 import { REPO_ROOT, requireEnv } from '../../support/test-env.js';
 
@@ -56,6 +57,26 @@ async function render(...args: string[]): Promise<K8sObject[]> {
 
 function find<T extends K8sObject = K8sObject>(objects: K8sObject[], kind: string): T[] {
   return objects.filter((o) => o.kind === kind) as T[];
+}
+
+/** "group resource verb" for every grant, sorted and unique, so rule layouts compare as sets. */
+function triples(rules: readonly { apiGroups: readonly string[]; resources: readonly string[]; verbs: readonly string[] }[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules) for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) out.add(`${g || 'core'} ${res} ${v}`);
+  return [...out].sort();
+}
+
+/** The union of every `export const RBAC` in src/controller and src/reconcilers. */
+async function declaredRbac(): Promise<string[]> {
+  const rules: Rule[] = [];
+  for (const dir of ['controller', 'reconcilers']) {
+    for (const file of readdirSync(join(REPO_ROOT, 'src', dir)).filter((f) => f.endsWith('.ts'))) {
+      if (!readFileSync(join(REPO_ROOT, 'src', dir, file), 'utf8').includes('export const RBAC')) continue;
+      const mod = (await import(join(REPO_ROOT, 'src', dir, file))) as { RBAC: Rule[] };
+      rules.push(...mod.RBAC);
+    }
+  }
+  return triples(rules);
 }
 
 function controllerContainer(objects: K8sObject[]): Container {
@@ -106,24 +127,37 @@ describe('helm template', () => {
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
   });
 
-  it('grants no access to Secrets and only the listed verbs', async () => {
+  it('grants exactly the RBAC the controller and reconcilers declare next to their code, and no Secrets', async () => {
     const objects = await render();
     const [clusterRole] = find(objects, 'ClusterRole');
-    const rules = clusterRole!.rules as Rule[];
-    expect(rules.flatMap((r) => r.resources)).not.toContain('secrets');
-    expect(rules.flatMap((r) => r.verbs)).not.toContain('*');
-    const lookup = (group: string, resource: string): string[] =>
-      rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs);
-    expect(lookup('retention.pyworkflow.io', 'retentionpolicies').sort()).toEqual(['get', 'list', 'watch']);
-    expect(lookup('retention.pyworkflow.io', 'retentionpolicies/status').sort()).toEqual(['get', 'patch', 'update']);
-    expect(lookup('batch', 'cronjobs').sort()).toEqual(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']);
-    expect(lookup('', 'pods').sort()).toEqual(['get', 'list', 'watch']);
-    expect(lookup('', 'persistentvolumeclaims').sort()).toEqual(['get', 'list', 'watch']);
-    // Leases only in the leader-election namespace.
-    expect(lookup('coordination.k8s.io', 'leases')).toEqual([]);
+    const granted = triples(clusterRole!.rules as Rule[]);
+    expect(granted.some((t) => t.includes(' secrets '))).toBe(false);
+    expect(granted.some((t) => t.includes('*'))).toBe(false);
+    const declared = await declaredRbac();
+    // Leases are granted by a Role in the leader-election namespace only, not cluster-wide.
+    const [leases, clusterWide] = [declared.filter((t) => t.includes('leases')), declared.filter((t) => !t.includes('leases'))];
+    expect(granted).toEqual(clusterWide);
     const [role] = find(objects, 'Role');
     expect(role!.metadata.namespace).toBe('ops');
-    expect(role!.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+    expect(triples(role!.rules as Rule[])).toEqual(leases);
+  });
+
+  it('passes the controller flags it parses', async () => {
+    const args = controllerContainer(await render('--set', 'watchNamespaces={team-a}')).args;
+    expect(args[0]).toBe('controller');
+    const config = parseControllerArgs(args.slice(1), { POD_NAMESPACE: 'ops' });
+    expect(config).toMatchObject({
+      metricsBind: { port: 8080 },
+      healthBind: { port: 8081 },
+      leaderElect: true,
+      leaderElectionNamespace: 'ops',
+      leaderElectionId: `${RELEASE}-pyworkflow-retention-operator`,
+      runImage: 'ghcr.io/pyworkflow/pyworkflow-retention-operator:0.1.0',
+      namespaces: ['team-a'],
+      logLevel: 'info',
+    });
+    const disabled = controllerContainer(await render('--set', 'leaderElection.enabled=false', '--set', 'metrics.enabled=false')).args;
+    expect(parseControllerArgs(disabled.slice(1), {})).toMatchObject({ leaderElect: false, metricsBind: undefined });
   });
 
   it('renders a ServiceMonitor only when enabled and the monitoring.coreos.com/v1 API exists', async () => {
@@ -222,13 +256,16 @@ describe('helm install', () => {
 
   it.each([
     [['list', 'retentionpolicies.retention.pyworkflow.io', '-A'], 'yes'],
-    [['patch', 'retentionpolicies.retention.pyworkflow.io', '--subresource=status', '-n', 'default'], 'yes'],
-    [['patch', 'storagebackends.retention.pyworkflow.io', '--subresource=status', '-n', 'default'], 'yes'],
+    [['watch', 'storagebackends.retention.pyworkflow.io', '-A'], 'yes'],
+    [['update', 'retentionpolicies.retention.pyworkflow.io', '--subresource=status', '-n', 'default'], 'yes'],
+    [['update', 'storagebackends.retention.pyworkflow.io', '--subresource=status', '-n', 'default'], 'yes'],
     [['update', 'retentionpolicies.retention.pyworkflow.io', '-n', 'default'], 'no'],
+    [['delete', 'retentionpolicies.retention.pyworkflow.io', '-n', 'default'], 'no'],
     [['create', 'cronjobs.batch', '-n', 'default'], 'yes'],
-    [['delete', 'jobs.batch', '-n', 'default'], 'yes'],
+    [['create', 'jobs.batch', '-n', 'default'], 'yes'],
     [['get', 'pods', '-n', 'default'], 'yes'],
     [['delete', 'pods', '-n', 'default'], 'no'],
+    [['get', 'persistentvolumeclaims', '-n', 'default'], 'yes'],
     [['create', 'events.events.k8s.io', '-n', 'default'], 'yes'],
     [['get', 'secrets', '-n', 'default'], 'no'],
     [['list', 'secrets', '-A'], 'no'],
