@@ -34,7 +34,7 @@ export function cassandraServer(): CassandraTestServer {
 }
 
 /** pyworkflow's storage config for a keyspace on the test server (pyworkflow's keys; RF 1 on one node). */
-export function cassandraStorageConfig(keyspace: string, extra: Partial<CassandraConfig> = {}): CassandraConfig {
+export function cassandraStorageConfig(keyspace: string, extra: Partial<CassandraConfig> = {}): CassandraConfig & Record<string, unknown> {
   const s = cassandraServer();
   return { type: 'cassandra', contact_points: s.contactPoints, port: s.port, keyspace, replication_factor: 1, ...extra };
 }
@@ -141,7 +141,7 @@ export function newTestKeyspaceName(purpose = 'store'): string {
 async function takeKeyspace(c: cassandra.Client, generation: Generation): Promise<string> {
   const i = free.findIndex((f) => f.generation === generation);
   if (i >= 0) {
-    const [{ keyspace }] = free.splice(i, 1) as [{ keyspace: string }];
+    const keyspace = free.splice(i, 1)[0]!.keyspace;
     await Promise.all(tablesOf(generation).map((t) => c.execute(`TRUNCATE ${keyspace}.${t.name}`)));
     return keyspace;
   }
