@@ -1,10 +1,10 @@
-// A thin JSON client for the Kubernetes API (requests and watch streams) over node:https, with
-// authentication from @kubernetes/client-node's KubeConfig. Objects stay plain JSON: timestamps are
-// the API's strings, and nothing is re-serialised, so what we compare is exactly what the server sent.
+// A thin JSON client for the Kubernetes API (requests and watch streams) over node:https, with the
+// credentials of kubeconfig.ts. Objects stay plain JSON: timestamps are the API's strings, and nothing
+// is re-serialised, so what we compare is exactly what the server sent.
 
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from './kubeconfig.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -92,20 +92,17 @@ export interface KubeClient extends KubeApi {
   close(): void;
 }
 
-export function createKubeApi(kc: KubeConfig, userAgent: string): KubeClient {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const server = cluster.server;
+export function createKubeApi(access: ClusterAccess, userAgent: string): KubeClient {
+  const server = access.server;
   const secure = server.startsWith('https:');
   // One keep-alive agent for every request: TLS handshakes once per connection, not per call.
   const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 32 };
-  const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+  const agent = secure ? new https.Agent({ ...agentOptions, ...access.tls }) : new http.Agent(agentOptions);
 
   async function open(method: HttpMethod, url: URL, headers: Record<string, string>): Promise<http.ClientRequest> {
-    const opts: https.RequestOptions = { method, headers: { ...headers, 'User-Agent': userAgent } };
-    // Re-applied per request: bearer tokens from files and exec plugins rotate.
-    await kc.applyToHTTPSOptions(opts);
-    opts.agent = agent;
+    // Asked per request: bearer tokens from files and exec plugins rotate.
+    const auth = await access.headers();
+    const opts: https.RequestOptions = { method, headers: { ...headers, ...auth, 'User-Agent': userAgent }, agent };
     return (secure ? https : http).request(url, opts);
   }
 

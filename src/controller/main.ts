@@ -9,7 +9,7 @@ import type { CommandIO } from '../cli/sweep-command.js';
 import { createLogger } from '../log.js';
 import { CONTROLLER_USAGE, parseControllerArgs } from './flags.js';
 import { createKubeApi } from './kube-api.js';
-import { loadKubeConfig } from './kubeconfig.js';
+import { loadClusterAccess } from './kubeconfig.js';
 import { Manager } from './manager.js';
 import { ControllerMetrics } from './metrics.js';
 import { serve, type Endpoint } from './probes.js';
@@ -29,8 +29,8 @@ export async function runController(argv: readonly string[], io: CommandIO): Pro
   }
   const config = parseControllerArgs(argv, io.env);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: (line) => io.stderr.write(`${line}\n`), now: io.now });
-  const { kc, source } = loadKubeConfig(config.kubeconfig, io.env);
-  const api = createKubeApi(kc, `pyworkflow-retention-operator/${version()}`);
+  const access = await loadClusterAccess(config.kubeconfig, io.env);
+  const api = createKubeApi(access, `pyworkflow-retention-operator/${version()}`);
   const metrics = new ControllerMetrics();
   // Unique per process: a restarted pod must not be mistaken for the leader it replaces.
   const identity = `${io.env.POD_NAME || hostname()}_${randomUUID().slice(0, 8)}`;
@@ -51,8 +51,8 @@ export async function runController(argv: readonly string[], io: CommandIO): Pro
   logger.info('controller starting', {
     version: version(),
     identity,
-    kubeconfig: source,
-    server: kc.getCurrentCluster()?.server,
+    kubeconfig: access.source,
+    server: access.server,
     namespaces: config.namespaces.length > 0 ? config.namespaces : 'all',
     leaderElection: config.leaderElect ? `${config.leaderElectionNamespace}/${config.leaderElectionId}` : 'off',
     metricsAddress: config.metricsBind ? endpoints[0]?.address : 'off',
