@@ -1,0 +1,103 @@
+// Benchmark: our file-store sweep against pyworkflow's own `delete_old_runs` (which globs hooks/ and
+// reads every step file once per deleted run) on two identical copies of one generated store.
+// Usage: node dist/bench/file-bench.js [--runs 20000] [--events 10] [--purgeable 0.6] [--steps] [--python PATH] [--dir DIR]
+
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { FileBackend } from '../src/backends/file/file-backend.js';
+import { seedFileStore } from '../src/backends/file/seed.js';
+import { TERMINAL_STATUSES } from '../src/engine/statuses.js';
+import { sweep } from '../src/engine/sweep.js';
+import { silentLogger } from '../src/log.js';
+import type { Dataset } from '../src/model/dataset.js';
+import { generateDataset } from '../src/model/generate.js';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DAY = 86_400_000;
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '20000' },
+    events: { type: 'string', default: '10' },
+    purgeable: { type: 'string', default: '0.6' },
+    steps: { type: 'boolean', default: false },
+    python: { type: 'string' },
+    dir: { type: 'string', default: join(REPO, '.bench', 'file') },
+  },
+});
+
+function pythonPath(): string {
+  if (args.python) return args.python;
+  if (process.env.PYWORKFLOW_PYTHON) return process.env.PYWORKFLOW_PYTHON;
+  const envFile = join(REPO, '.test-env', 'env');
+  const line = existsSync(envFile) ? readFileSync(envFile, 'utf8').split('\n').find((l) => l.startsWith('PYWORKFLOW_PYTHON=')) : undefined;
+  if (!line) throw new Error('no pyworkflow python: pass --python, set PYWORKFLOW_PYTHON, or run `npm run env:up` first');
+  return line.slice('PYWORKFLOW_PYTHON='.length);
+}
+
+/** The cutoff that makes `share` of all runs candidates (terminal and older). */
+function cutoffFor(d: Dataset, share: number): Date {
+  const terminal = new Set<string>(TERMINAL_STATUSES);
+  const times = d.runs.filter((r) => terminal.has(r.status)).map((r) => r.updated_at.getTime()).sort((a, b) => a - b);
+  const want = Math.round(share * d.runs.length);
+  if (want > times.length) throw new Error(`only ${times.length} of ${d.runs.length} runs are terminal; lower --purgeable`);
+  return new Date(times[want - 1]! + 1);
+}
+
+const fileCount = (dir: string): number =>
+  readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? fileCount(join(dir, e.name)) : 1), 0);
+
+async function main(): Promise<void> {
+  const runs = Number(args.runs);
+  const now = new Date();
+  const data = generateDataset({ seed: 2026, runs, now, spanDays: 120, eventsPerRun: Number(args.events), terminalShare: 0.9 });
+  data.scheduledSignals = []; // postgres/citus only
+  // pyworkflow's runtime never writes step files (pyworkflow-storage.md §1.1); with them its retention
+  // reads every step file once per deleted run and would take hours at this size.
+  if (!args.steps) data.steps = [];
+  const cutoff = cutoffFor(data, Number(args.purgeable));
+  if (cutoff.getTime() > now.getTime() - DAY) throw new Error('cutoff too recent; lower --purgeable');
+
+  rmSync(args.dir, { recursive: true, force: true });
+  mkdirSync(args.dir, { recursive: true });
+  const ours = join(args.dir, 'ours');
+  const theirs = join(args.dir, 'pyworkflow');
+  let t = Date.now();
+  seedFileStore(ours, data);
+  cpSync(ours, theirs, { recursive: true });
+  console.log(
+    `store: ${runs} runs, ${data.events.length} events, ${data.hooks.length} hooks, ${data.checkpoints.length} checkpoints, ` +
+      `${data.steps.length} step files; ${fileCount(ours)} files per copy (seeded in ${((Date.now() - t) / 1000).toFixed(1)} s)`,
+  );
+  console.log(`cutoff: ${cutoff.toISOString()} (${args.purgeable} of runs are terminal and older)`);
+
+  t = Date.now();
+  const report = await sweep(new FileBackend({ type: 'file', base_path: ours }, { logger: silentLogger }), {
+    cutoff, statuses: [...TERMINAL_STATUSES], batchSize: 500, dryRun: false, housekeeping: true, lockWaitMs: 10_000,
+    signal: new AbortController().signal, now: () => now, logger: silentLogger,
+  });
+  const oursSeconds = (Date.now() - t) / 1000;
+  if (report.outcome !== 'succeeded') throw new Error(`our sweep failed: ${report.error?.message}`);
+
+  const py = spawnSync(pythonPath(), [join(REPO, 'bench', 'pyworkflow_file_retention.py'), theirs, cutoff.toISOString()], {
+    encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
+  });
+  if (py.status !== 0) throw new Error(`pyworkflow's delete_old_runs failed: ${py.stderr}`);
+  const theirsResult = JSON.parse(py.stdout) as { deleted: number; seconds: number };
+
+  console.log('');
+  console.log(`pyworkflow delete_old_runs   ${theirsResult.seconds.toFixed(2).padStart(8)} s   runs deleted: ${theirsResult.deleted}   files left: ${fileCount(theirs)}`);
+  console.log(`pyworkflow-retention sweep   ${oursSeconds.toFixed(2).padStart(8)} s   runs deleted: ${report.deleted.runs}   files left: ${fileCount(ours)}`);
+  console.log(`speed-up                     ${(theirsResult.seconds / oursSeconds).toFixed(1).padStart(8)} x`);
+  console.log('');
+  console.log(`ours deleted per kind: ${JSON.stringify(report.deleted)} (kept ${report.keptForChildren} old parents of kept children)`);
+  console.log("pyworkflow leaves .cancel files, hook tokens and run-prefixed checkpoints behind (H2, H3, H9) and deletes parents of kept children.");
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});
