@@ -30,10 +30,11 @@ export async function runController(argv: readonly string[], io: CommandIO): Pro
   const config = parseControllerArgs(argv, io.env);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: (line) => io.stderr.write(`${line}\n`), now: io.now });
   const access = await loadClusterAccess(config.kubeconfig, io.env);
-  const api = createKubeApi(access, `pyworkflow-retention-operator/${version()}`);
-  const metrics = new ControllerMetrics();
   // Unique per process: a restarted pod must not be mistaken for the leader it replaces.
   const identity = `${io.env.POD_NAME || hostname()}_${randomUUID().slice(0, 8)}`;
+  // The identity in the user agent attributes every write in the API server's audit log to a replica.
+  const api = createKubeApi(access, `pyworkflow-retention-operator/${version()} (${identity})`);
+  const metrics = new ControllerMetrics();
   const manager = new Manager({
     api,
     logger,
