@@ -8,10 +8,17 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): () => void;
 }
 
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimer(fn, ms) {
-    const t = setTimeout(fn, Math.max(0, ms));
+    // setTimeout fires at once for delays beyond 2^31-1 ms (~24.8 days): chain shorter ones instead.
+    let t: NodeJS.Timeout;
+    const arm = (left: number): void => {
+      t = setTimeout(() => (left > MAX_TIMEOUT_MS ? arm(left - MAX_TIMEOUT_MS) : fn()), Math.min(Math.max(0, left), MAX_TIMEOUT_MS));
+    };
+    arm(ms);
     return () => clearTimeout(t);
   },
 };

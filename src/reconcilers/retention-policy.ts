@@ -32,6 +32,9 @@ export const RBAC = [
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
 ] as const;
 
+/** The longest a reconcile asks to wait before it is looked at again. */
+export const REQUEUE_MAX_MS = 3_600_000;
+
 const POLICY_REF = { apiVersion: `${API_GROUP}/v1alpha1`, kind: 'RetentionPolicy' };
 type Ready = Omit<ConditionInput, 'type' | 'observedGeneration'>;
 
@@ -192,8 +195,9 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
   const lastSuccess = status?.history?.find((h) => h.outcome === 'Succeeded' && !h.dryRun);
   ctx.metrics.setLastSuccess(namespace, name, lastSuccess?.completionTime);
 
-  // Come back when nextScheduleTime passes, to move it on.
-  if (status?.nextScheduleTime) requeue(Math.max(1_000, Date.parse(status.nextScheduleTime) - now + 1_000));
+  // Come back when nextScheduleTime passes, to move it on (at the latest in an hour: a far-away
+  // schedule must not become a timer that outlives any sensible horizon).
+  if (status?.nextScheduleTime) requeue(Math.min(REQUEUE_MAX_MS, Math.max(1_000, Date.parse(status.nextScheduleTime) - now + 1_000)));
   return requeueAfterMs === undefined ? {} : { requeueAfterMs };
 }
 

@@ -1,0 +1,156 @@
+// Reading a finished run's result (validated before trusted) and folding runs into the status.
+import { describe, expect, it } from 'vitest';
+import { zeroCounts } from '../../../src/engine/records.js';
+import { accountRuns, parseRunResult, readFinishedRun, type FinishedRun } from '../../../src/reconcilers/run-results.js';
+import { nextScheduleTime } from '../../../src/reconcilers/schedule.js';
+import { setCondition } from '../../../src/reconcilers/conditions.js';
+import type { Job, Pod } from '../../../src/reconcilers/workloads.js';
+import { report } from './runs.js';
+
+const NOW = Date.parse('2026-03-01T12:00:00Z');
+
+function job(conditions: Job['status'], args: string[] = []): Job {
+  return {
+    metadata: { name: 'rp-p-1', namespace: 'ns', uid: 'job-uid' },
+    spec: { template: { spec: { containers: [{ name: 'sweep', args }] } } },
+    status: conditions,
+  };
+}
+const complete = (at = '2026-03-01T11:00:00Z'): Job['status'] => ({ startTime: '2026-03-01T10:59:00Z', completionTime: at, conditions: [{ type: 'Complete', status: 'True', lastTransitionTime: at }] });
+const failed = (reason: string, at = '2026-03-01T11:00:00Z'): Job['status'] => ({ startTime: '2026-03-01T10:59:00Z', conditions: [{ type: 'Failed', status: 'True', reason, message: `because ${reason}`, lastTransitionTime: at }] });
+
+function pod(name: string, exitCode: number | undefined, message?: unknown, finishedAt = '2026-03-01T10:59:59Z'): Pod {
+  return {
+    metadata: { name, namespace: 'ns', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'rp-p-1', uid: 'job-uid', controller: true }] },
+    status: {
+      phase: exitCode === undefined ? 'Running' : exitCode === 0 ? 'Succeeded' : 'Failed',
+      containerStatuses: [{
+        name: 'sweep',
+        state: exitCode === undefined ? { running: {} } : { terminated: { exitCode, finishedAt, ...(message === undefined ? {} : { message: typeof message === 'string' ? message : JSON.stringify(message) }) } },
+      }],
+    },
+  };
+}
+
+describe('parseRunResult', () => {
+  it('accepts a valid result and refuses everything else with a reason', () => {
+    expect(parseRunResult(JSON.stringify(report())).ok).toBe(true);
+    const problem = (m: string | undefined): string => {
+      const r = parseRunResult(m);
+      return r.ok ? '' : r.problem;
+    };
+    expect(problem(undefined)).toMatch(/no result/);
+    expect(problem('panic: oops')).toMatch(/not JSON/);
+    expect(problem(JSON.stringify({ ...report(), resultVersion: 2 }))).toMatch(/result schema/);
+    expect(parseRunResult(JSON.stringify({ ...report(), deleted: { ...zeroCounts(), runs: -1 } })).ok).toBe(false);
+    expect(parseRunResult(JSON.stringify({ ...report(), extra: 1 })).ok).toBe(false);
+  });
+});
+
+describe('readFinishedRun', () => {
+  it('undefined while the Job runs', () => {
+    expect(readFinishedRun(job({ startTime: 'x' }), [pod('a', undefined)], NOW)).toBeUndefined();
+  });
+
+  it('a completed Job with its result', () => {
+    const r = readFinishedRun(job(complete()), [pod('a', 0, report({}, { runs: 3, events: 9 }))], NOW);
+    expect(r).toEqual({
+      kind: 'finished',
+      run: {
+        jobName: 'rp-p-1', jobUID: 'job-uid', startTime: '2026-03-01T10:59:00Z', completionTime: '2026-03-01T11:00:00Z', outcome: 'Succeeded', reason: 'RunSucceeded',
+        message: 'Deleted 3 runs, 9 events, 0 steps, 0 hooks, 0 cancellation flags, 0 checkpoints, 0 stream records, 0 schedules (cutoff 2026-01-30T12:00:00.000Z).',
+        dryRun: false, deleted: { ...zeroCounts(), runs: 3, events: 9 }, cutoff: '2026-01-30T12:00:00.000Z', schemaVersion: 'sqlite-v2',
+      },
+    });
+  });
+
+  it('sums the counts of every attempt: a failed attempt deleted what it deleted', () => {
+    const r = readFinishedRun(
+      job(complete()),
+      [pod('a', 1, report({ outcome: 'failed', error: { code: 'BACKEND_ERROR', message: 'lost connection' } }, { runs: 4 }), '2026-03-01T10:58:00Z'), pod('b', 0, report({}, { runs: 6 }))],
+      NOW,
+    );
+    expect(r?.kind === 'finished' && r.run.deleted?.runs).toBe(10);
+    expect(r?.kind === 'finished' && r.run.outcome).toBe('Succeeded');
+  });
+
+  it('a run cancelled by its max duration', () => {
+    const r = readFinishedRun(job(failed('BackoffLimitExceeded')), [pod('a', 1, report({ outcome: 'cancelled', error: { code: 'CANCELLED', message: 'sweep stopped between batches: --max-duration of 570 s reached' } }, { runs: 2 }))], NOW);
+    expect(r).toMatchObject({ kind: 'finished', run: { outcome: 'Cancelled', reason: 'RunCancelled', deleted: { runs: 2 } } });
+    expect(r?.kind === 'finished' && r.run.message).toMatch(/max-duration.*Deleted before it stopped: 2 runs/);
+  });
+
+  it('a pod that never started: the Job condition and the waiting reason', () => {
+    const never: Pod = { ...pod('a', undefined), status: { phase: 'Pending', containerStatuses: [{ name: 'sweep', state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "db" not found' } } }] } };
+    const r = readFinishedRun(job(failed('DeadlineExceeded')), [{ ...never, metadata: { ...never.metadata, deletionTimestamp: '2026-03-01T11:00:00Z' } }], NOW);
+    expect(r).toMatchObject({ kind: 'finished', run: { outcome: 'Failed', reason: 'DeadlineExceeded' } });
+    expect(r?.kind === 'finished' && r.run.message).toMatch(/secret "db" not found/);
+    expect(r?.kind === 'finished' && r.run.deleted).toBeUndefined();
+  });
+
+  it('a crash without a result (exit 137): RunFailed naming the pod and exit code', () => {
+    const r = readFinishedRun(job(failed('BackoffLimitExceeded')), [pod('a', 137)], NOW);
+    expect(r).toMatchObject({ kind: 'finished', run: { outcome: 'Failed', reason: 'RunFailed' } });
+    expect(r?.kind === 'finished' && r.run.message).toMatch(/pod a exited with code 137/);
+  });
+
+  it('a completed Job whose result cannot be trusted: InvalidResult, no counts', () => {
+    const r = readFinishedRun(job(complete()), [pod('a', 0, 'not json')], NOW);
+    expect(r).toMatchObject({ kind: 'finished', run: { outcome: 'Failed', reason: 'InvalidResult' } });
+  });
+
+  it('waits (within a grace period) for pods whose end has not reached the cache', () => {
+    expect(readFinishedRun(job(complete('2026-03-01T11:59:50Z')), [pod('a', undefined)], NOW)?.kind).toBe('waiting');
+    expect(readFinishedRun(job(complete('2026-03-01T11:59:50Z')), [], NOW)?.kind).toBe('waiting');
+    expect(readFinishedRun(job(complete('2026-03-01T11:00:00Z')), [], NOW)).toMatchObject({ kind: 'finished', run: { reason: 'InvalidResult' } });
+  });
+
+  it('dry run known from the Job args when no result says so', () => {
+    const r = readFinishedRun(job(failed('BackoffLimitExceeded'), ['sweep', '--dry-run']), [pod('a', 1)], NOW);
+    expect(r?.kind === 'finished' && r.run.dryRun).toBe(true);
+  });
+});
+
+describe('accountRuns', () => {
+  const run = (uid: string, at: string, over: Partial<FinishedRun> = {}): FinishedRun => ({
+    jobName: `job-${uid}`, jobUID: uid, completionTime: at, outcome: 'Succeeded', reason: 'RunSucceeded', message: 'ok', dryRun: false, deleted: { ...zeroCounts(), runs: 1 }, ...over,
+  });
+
+  it('is idempotent: a UID already in history is never counted again', () => {
+    const first = accountRuns(undefined, [run('a', '2026-03-01T10:00:00Z')], 1, NOW);
+    const second = accountRuns({ totals: first.totals, history: first.history, ...(first.lastRun ? { lastRun: first.lastRun } : {}), conditions: first.conditions }, [run('a', '2026-03-01T10:00:00Z')], 1, NOW);
+    expect(second.totals.runs).toBe(1);
+    expect(second.counted).toEqual([]);
+  });
+
+  it('failed and cancelled runs count as runsFailed; dry runs count nowhere', () => {
+    const a = accountRuns(undefined, [run('a', '2026-03-01T10:00:00Z', { outcome: 'Failed', reason: 'RunFailed' }), run('b', '2026-03-01T10:01:00Z', { outcome: 'Cancelled', reason: 'RunCancelled' }), run('c', '2026-03-01T10:02:00Z', { dryRun: true })], 1, NOW);
+    expect(a.totals).toMatchObject({ runs: 2, runsFailed: 2, runsSucceeded: 0 });
+    expect(a.lastRun?.jobName).toBe('job-c');
+    expect(a.history.map((h) => h.jobUID)).toEqual(['c', 'b', 'a']);
+  });
+
+  it('LastRunSucceeded keeps its transition time while its status stays', () => {
+    const c1 = setCondition(undefined, { type: 'LastRunSucceeded', status: 'True', reason: 'RunSucceeded', message: 'one' }, Date.parse('2026-01-01T00:00:00Z'));
+    const c2 = setCondition(c1, { type: 'LastRunSucceeded', status: 'True', reason: 'RunSucceeded', message: 'two' }, NOW);
+    expect(c2[0]).toMatchObject({ lastTransitionTime: '2026-01-01T00:00:00Z', message: 'two' });
+    const c3 = setCondition(c2, { type: 'LastRunSucceeded', status: 'False', reason: 'RunFailed', message: 'x' }, NOW);
+    expect(c3[0]?.lastTransitionTime).toBe('2026-03-01T12:00:00Z');
+  });
+});
+
+describe('nextScheduleTime', () => {
+  const at = Date.parse('2026-03-01T12:30:00Z');
+  it('cron expressions and macros, in UTC or the policy’s time zone', () => {
+    expect(nextScheduleTime('0 3 * * *', undefined, at)?.toISOString()).toBe('2026-03-02T03:00:00.000Z');
+    expect(nextScheduleTime('@hourly', undefined, at)?.toISOString()).toBe('2026-03-01T13:00:00.000Z');
+    expect(nextScheduleTime('@midnight', undefined, at)?.toISOString()).toBe('2026-03-02T00:00:00.000Z');
+    expect(nextScheduleTime('@weekly', undefined, at)?.toISOString()).toBe('2026-03-08T00:00:00.000Z');
+    expect(nextScheduleTime('0 3 * * *', 'Europe/Berlin', at)?.toISOString()).toBe('2026-03-02T02:00:00.000Z');
+    expect(nextScheduleTime('0 0 1 1 *', undefined, at)?.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+  });
+  it('undefined for what a CronJob would not run', () => {
+    expect(nextScheduleTime('* * * * * *', undefined, at)).toBeUndefined();
+    expect(nextScheduleTime('nonsense', undefined, at)).toBeUndefined();
+  });
+});
