@@ -19,15 +19,15 @@ import { housekeepDynamo } from './housekeeping.js';
 import { detectDynamoLayout } from './layout.js';
 import { purgeBatch } from './purge.js';
 import { DEFAULT_RETRY, Limiter, type RetryPolicy } from './requests.js';
-import { candidatePages, countCandidates, readChildren } from './runs.js';
+import { candidatePages, ChildListings, countCandidates, readChildren } from './runs.js';
 
 export interface DynamodbBackendOptions {
   /** A client to use instead of the SDK's (tests inject fakes). */
   api?: DynamoApi;
   /** DynamoDB requests in flight at once (default 16). */
   maxInFlight?: number;
-  /** Runs of one batch purged at once (default 8). */
-  runConcurrency?: number;
+  /** Chunks of runs of one batch purged at once (default 4; see CHUNK_RUNS). */
+  chunkConcurrency?: number;
   retry?: RetryPolicy;
 }
 
@@ -38,6 +38,7 @@ export class DynamodbBackend implements Backend {
   private api: DynamoApi | null = null;
   private readonly limiter: Limiter;
   private layoutKnown = false;
+  private readonly listings = new ChildListings();
 
   constructor(
     config: DynamodbConfig,
@@ -57,6 +58,7 @@ export class DynamodbBackend implements Backend {
   async close(): Promise<void> {
     if (this.api && !this.options.api) this.api.destroy();
     this.api = null;
+    this.listings.clear();
   }
 
   async detectLayout(): Promise<StoreLayout> {
@@ -89,7 +91,7 @@ export class DynamodbBackend implements Backend {
 
   async children(parentRunIds: readonly string[]): Promise<RunState[]> {
     if (parentRunIds.length === 0) return [];
-    const found = await this.call('reading child runs (Query GSI4)', () => readChildren(this.client(), this.resolved.table, parentRunIds, this.limiter));
+    const found = await this.call('reading child runs (Query GSI4)', () => readChildren(this.client(), this.resolved.table, parentRunIds, this.limiter, this.listings));
     return found.map((c) => c.state);
   }
 
@@ -98,8 +100,8 @@ export class DynamodbBackend implements Backend {
     return this.call(`purging a batch of ${batch.runs.length} runs`, () =>
       purgeBatch(
         {
-          api: this.client(), table: this.resolved.table, limiter: this.limiter, runConcurrency: this.options.runConcurrency ?? 8,
-          retry: this.options.retry ?? DEFAULT_RETRY, logger: this.deps.logger,
+          api: this.client(), table: this.resolved.table, limiter: this.limiter, chunkConcurrency: this.options.chunkConcurrency ?? 4,
+          retry: this.options.retry ?? DEFAULT_RETRY, logger: this.deps.logger, listings: this.listings,
         },
         batch,
         options.dryRun,

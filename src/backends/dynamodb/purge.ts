@@ -17,17 +17,25 @@ import {
   stepCheckpointId, tokenPk,
 } from './keys.js';
 import { batchDelete, batchGet, deleteCounted, mapLimit, queryAll, type Limiter, type RetryPolicy } from './requests.js';
-import { readChildren, readRuns, type RunRead } from './runs.js';
+import { readChildren, readRuns, type ChildListings, type RunRead } from './runs.js';
 
 export interface PurgeContext {
   api: DynamoApi;
   table: string;
   limiter: Limiter;
-  /** Runs of one wave processed at once (their requests share `limiter`). */
-  runConcurrency: number;
+  /** Groups of CHUNK_RUNS runs of one wave processed at once (their requests share `limiter`). */
+  chunkConcurrency: number;
   retry: RetryPolicy;
   logger: Logger;
+  listings: ChildListings;
 }
+
+/**
+ * Runs processed together: their index items share BatchWriteItems and their optional items one
+ * BatchGetItem. Small, because a run is re-checked when its chunk starts, and the time from that
+ * re-check to its last delete is the window in which a change by pyworkflow could be missed (H15).
+ */
+export const CHUNK_RUNS = 25;
 
 type Outcome = 'purged' | 'gone' | 'kept';
 
@@ -36,22 +44,27 @@ interface RunItems {
   checkpoints: ItemKey[];
   tokens: ItemKey[];
   hooks: ItemKey[];
-  cancellation: ItemKey;
-  /** EVENT#, STEP#, #EVENT_COUNTER and anything else under RUN#{id} except #METADATA. */
-  runItems: ItemKey[];
+  cancellation: ItemKey[];
+  /** EVENT# and STEP# items (counted). */
+  events: ItemKey[];
+  /** #EVENT_COUNTER and anything else under RUN#{id} except #METADATA (deleted, not counted). */
+  indexItems: ItemKey[];
 }
+
+type Add = (kind: keyof KindCounts, n: number) => void;
 
 export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
   const ids = batch.runs.map((r) => r.runId);
   const inBatchIds = new Set(ids);
   const current = await readRuns(ctx.api, ctx.table, ids);
-  const outside = (await readChildren(ctx.api, ctx.table, ids, ctx.limiter))
+  const outside = (await readChildren(ctx.api, ctx.table, ids, ctx.limiter, ctx.listings))
     .filter((c) => !inBatchIds.has(c.state.runId))
     .map((c) => ({ runId: c.state.runId, parentRunId: c.state.parentRunId }));
+  ctx.listings.forget(ids);
   const confirmed = batch.confirm([...current.values()].map((r) => r.state), outside);
 
   const counts: Partial<KindCounts> = {};
-  const add = (kind: keyof KindCounts, n: number): void => {
+  const add: Add = (kind, n) => {
     if (n > 0) counts[kind] = (counts[kind] ?? 0) + n;
   };
   const purged: string[] = [];
@@ -68,7 +81,9 @@ export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: b
       block(r);
       return false;
     });
-    const outcomes = await mapLimit(runs, ctx.runConcurrency, (run) => purgeRun(ctx, current.get(run.runId)!, dryRun, add));
+    const chunks: RunState[][] = [];
+    for (let i = 0; i < runs.length; i += CHUNK_RUNS) chunks.push(runs.slice(i, i + CHUNK_RUNS));
+    const outcomes = (await mapLimit(chunks, ctx.chunkConcurrency, (chunk) => purgeChunk(ctx, chunk.map((r) => current.get(r.runId)!), dryRun, add))).flat();
     runs.forEach((run, i) => {
       if (outcomes[i] === 'purged') purged.push(run.runId);
       else if (outcomes[i] === 'kept') block(run);
@@ -101,73 +116,98 @@ export function waves(runs: readonly RunState[]): RunState[][] {
   return out.filter((w) => w !== undefined);
 }
 
-async function purgeRun(ctx: PurgeContext, read: RunRead, dryRun: boolean, add: (kind: keyof KindCounts, n: number) => void): Promise<Outcome> {
+const keyId = (k: ItemKey): string => `${k.PK}\u0000${k.SK}`;
+
+/**
+ * Purges runs that do not depend on each other (one wave), in phases that keep every run's order:
+ * re-check and read, checkpoints, index items (tokens before their hooks), hooks / flags / events /
+ * steps, run items last. Returns each run's outcome, in order.
+ */
+async function purgeChunk(ctx: PurgeContext, reads: RunRead[], dryRun: boolean, add: Add): Promise<Outcome[]> {
   const { api, table, limiter } = ctx;
-  const runId = read.state.runId;
+  const outcomes: Outcome[] = reads.map(() => 'purged');
+
   if (!dryRun) {
-    // Narrows the H15 window to this run's own deletes: a run that changed since the batch was
-    // confirmed (e.g. an interrupted run recovered) keeps every item.
-    const now = await limiter.run(() => api.getItem({
-      TableName: table, Key: keyOf(runMetadataKey(runId)), ConsistentRead: true,
-      ProjectionExpression: '#st, updated_at', ExpressionAttributeNames: { '#st': 'status' },
-    }));
-    if (!now.Item) return 'gone';
-    if (str(now.Item, 'status') !== read.statusText || str(now.Item, 'updated_at') !== read.updatedAtText) {
-      ctx.logger.info('run kept: it changed while the sweep was running', { runId });
-      return 'kept';
-    }
+    // A run that changed since the batch was confirmed (e.g. an interrupted run recovered) keeps every item.
+    const now = await limiter.run(() =>
+      batchGet(api, table, reads.map((r) => runMetadataKey(r.state.runId)), { consistent: true, projection: 'PK, #st, updated_at', names: { '#st': 'status' } }, ctx.retry),
+    );
+    const byPk = new Map(now.map((i) => [str(i, 'PK'), i]));
+    reads.forEach((read, i) => {
+      const item = byPk.get(runMetadataKey(read.state.runId).PK);
+      if (item === undefined) outcomes[i] = 'gone';
+      else if (str(item, 'status') !== read.statusText || str(item, 'updated_at') !== read.updatedAtText) {
+        ctx.logger.info('run kept: it changed while the sweep was running', { runId: read.state.runId });
+        outcomes[i] = 'kept';
+      }
+    });
   }
-  const items = await findRunItems(ctx, runId);
+  const live = reads.flatMap((read, i) => (outcomes[i] === 'purged' ? [{ read, index: i }] : []));
+  const found = await Promise.all(live.map(({ read }) => findRunItems(ctx, read.state.runId)));
+
+  // Checkpoint keys are derived from step ids and most runs have no cancellation flag: one read
+  // says which exist, instead of a delete per key that might not. A dry run checks hooks too (GSI1 may lag).
+  const optional = found.flatMap((f) => [...f.checkpoints, ...f.cancellation, ...(dryRun ? f.hooks : [])]);
+  const existing = new Set(
+    (await limiter.run(() => batchGet(api, table, optional, { consistent: true, projection: 'PK, SK' }, ctx.retry))).map((i) => keyId(itemKey(i))),
+  );
+  for (const f of found) {
+    f.checkpoints = f.checkpoints.filter((k) => existing.has(keyId(k)));
+    f.cancellation = f.cancellation.filter((k) => existing.has(keyId(k)));
+    if (dryRun) f.hooks = f.hooks.filter((k) => existing.has(keyId(k)));
+  }
 
   if (dryRun) {
-    const existing = await limiter.run(() =>
-      batchGet(api, table, [...items.checkpoints, ...items.hooks, items.cancellation], { consistent: true, projection: 'PK, SK' }, ctx.retry),
-    );
-    const found = new Set(existing.map((i) => `${str(i, 'PK')}\u0000${str(i, 'SK')}`));
-    const present = (keys: ItemKey[]): number => keys.filter((k) => found.has(`${k.PK}\u0000${k.SK}`)).length;
-    add('checkpoints', present(items.checkpoints));
-    add('hooks', present(items.hooks));
-    add('cancellationFlags', present([items.cancellation]));
-    add('events', items.runItems.filter((k) => k.SK.startsWith(EVENT_SK_PREFIX)).length);
-    add('steps', items.runItems.filter((k) => k.SK.startsWith(STEP_SK_PREFIX)).length);
-    add('runs', 1);
-    return 'purged';
+    for (const f of found) {
+      add('checkpoints', f.checkpoints.length);
+      add('hooks', f.hooks.length);
+      add('cancellationFlags', f.cancellation.length);
+      add('events', f.events.filter((k) => k.SK.startsWith(EVENT_SK_PREFIX)).length);
+      add('steps', f.events.filter((k) => k.SK.startsWith(STEP_SK_PREFIX)).length);
+      add('runs', 1);
+    }
+    return outcomes;
   }
 
   const deleteAll = async (keys: ItemKey[]): Promise<ItemKey[]> => {
     const removed = await limiter.map(keys, (k) => deleteCounted(api, table, k));
     return keys.filter((_, i) => removed[i]);
   };
-  add('checkpoints', (await deleteAll(items.checkpoints)).length);
-  await limiter.run(() => batchDelete(api, table, items.tokens, ctx.retry));
-  add('hooks', (await deleteAll(items.hooks)).length);
-  add('cancellationFlags', (await deleteAll([items.cancellation])).length);
-  const isCounted = (k: ItemKey): boolean => k.SK.startsWith(EVENT_SK_PREFIX) || k.SK.startsWith(STEP_SK_PREFIX);
-  const counted = items.runItems.filter(isCounted);
-  const indexOnly = items.runItems.filter((k) => !isCounted(k));
-  const removed = await deleteAll(counted);
+  // Checkpoints first: their keys come from the events, which go later.
+  add('checkpoints', (await deleteAll(found.flatMap((f) => f.checkpoints))).length);
+  // Tokens before their hooks: the hook item is how a re-run would find a token.
+  await limiter.run(() => batchDelete(api, table, found.flatMap((f) => [...f.tokens, ...f.indexItems]), ctx.retry));
+  add('hooks', (await deleteAll(found.flatMap((f) => f.hooks))).length);
+  add('cancellationFlags', (await deleteAll(found.flatMap((f) => f.cancellation))).length);
+  const removed = await deleteAll(found.flatMap((f) => f.events));
   add('events', removed.filter((k) => k.SK.startsWith(EVENT_SK_PREFIX)).length);
   add('steps', removed.filter((k) => k.SK.startsWith(STEP_SK_PREFIX)).length);
-  await limiter.run(() => batchDelete(api, table, indexOnly, ctx.retry));
 
+  const last = await limiter.map(live, ({ read }) => deleteRunItem(ctx, read));
+  live.forEach(({ index }, j) => (outcomes[index] = last[j]!));
+  for (const o of last) if (o === 'purged') add('runs', 1);
+  return outcomes;
+}
+
+/** The run item, only if its status and updated_at are still what was confirmed. */
+async function deleteRunItem(ctx: PurgeContext, read: RunRead): Promise<Outcome> {
   try {
-    await limiter.run(() => api.deleteItem({
-      TableName: table,
-      Key: keyOf(runMetadataKey(runId)),
+    await ctx.api.deleteItem({
+      TableName: ctx.table,
+      Key: keyOf(runMetadataKey(read.state.runId)),
       ConditionExpression: '#st = :st AND updated_at = :u',
       ExpressionAttributeNames: { '#st': 'status' },
       ExpressionAttributeValues: { ':st': { S: read.statusText ?? '' }, ':u': { S: read.updatedAtText ?? '' } },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    }));
+    });
+    return 'purged';
   } catch (err) {
     if (awsErrorName(err) !== 'ConditionalCheckFailedException') throw err;
     const item = (err as { Item?: Item }).Item;
     if (item === undefined || Object.keys(item).length === 0) return 'gone'; // another sweep deleted it
-    ctx.logger.warn('run kept: it changed while its records were being deleted', { runId });
+    ctx.logger.warn('run kept: it changed while its records were being deleted', { runId: read.state.runId });
     return 'kept';
   }
-  add('runs', 1);
-  return 'purged';
 }
 
 /** Everything run `runId` owns, read now: its partition and hooks, the hooks' tokens, derived checkpoint keys. */
@@ -194,18 +234,23 @@ async function findRunItems(ctx: PurgeContext, runId: string): Promise<RunItems>
   ]);
 
   const stepIds = new Set<string>();
-  const runItems: ItemKey[] = [];
+  const events: ItemKey[] = [];
+  const indexItems: ItemKey[] = [];
   for (const item of partition) {
     const key = itemKey(item);
     if (key.SK === METADATA_SK) continue;
-    runItems.push(key);
-    if (key.SK.startsWith(STEP_SK_PREFIX)) stepIds.add(key.SK.slice(STEP_SK_PREFIX.length));
-    if (key.SK.startsWith(EVENT_SK_PREFIX)) {
+    if (key.SK.startsWith(STEP_SK_PREFIX)) {
+      events.push(key);
+      stepIds.add(key.SK.slice(STEP_SK_PREFIX.length));
+    } else if (key.SK.startsWith(EVENT_SK_PREFIX)) {
+      events.push(key);
       const stepId = stepIdOf(str(item, 'data'));
       if (stepId !== null) stepIds.add(stepId);
+    } else {
+      indexItems.push(key);
     }
   }
-  const unknown = runItems.filter((k) => k.SK !== EVENT_COUNTER_SK && !k.SK.startsWith(EVENT_SK_PREFIX) && !k.SK.startsWith(STEP_SK_PREFIX));
+  const unknown = indexItems.filter((k) => k.SK !== EVENT_COUNTER_SK);
   if (unknown.length > 0) ctx.logger.warn('run items of an unknown kind deleted with their run (not counted)', { runId, sortKeys: unknown.slice(0, 5).map((k) => k.SK) });
 
   const hooks = hookItems.map(itemKey).filter((k) => k.SK === METADATA_SK && k.PK.startsWith('HOOK#'));
@@ -231,8 +276,9 @@ async function findRunItems(ctx: PurgeContext, runId: string): Promise<RunItems>
     checkpoints: [...stepIds].map((s) => checkpointKey(stepCheckpointId(runId, s))),
     tokens,
     hooks,
-    cancellation: cancellationKey(runId),
-    runItems,
+    cancellation: [cancellationKey(runId)],
+    events,
+    indexItems,
   };
 }
 

@@ -100,28 +100,59 @@ export async function readRuns(api: DynamoApi, table: string, runIds: readonly s
 }
 
 /**
- * Children of the given parents: run ids from GSI4 `PARENT#{id}` (eventually consistent, so possibly
- * stale), then each child's own item read consistently, which decides whether it exists.
+ * GSI4 listings (parent id -> child run ids) read while a batch was planned, reused when the batch is
+ * purged moments later: both reads are eventually consistent, so a second one would not be fresher
+ * in any way a sweep could rely on, and it halves the index queries. Entries are dropped when used.
  */
-export async function readChildren(api: DynamoApi, table: string, parentRunIds: readonly string[], limiter: Limiter): Promise<RunRead[]> {
+export class ChildListings {
+  private readonly listed = new Map<string, string[]>();
+
+  get(parent: string): string[] | undefined {
+    return this.listed.get(parent);
+  }
+
+  set(parent: string, children: string[]): void {
+    // Bounded: a sweep plans one batch at a time, so anything this old is stale anyway.
+    if (this.listed.size >= 50_000) this.listed.clear();
+    this.listed.set(parent, children);
+  }
+
+  forget(parents: Iterable<string>): void {
+    for (const p of parents) this.listed.delete(p);
+  }
+
+  clear(): void {
+    this.listed.clear();
+  }
+}
+
+/**
+ * Children of the given parents: run ids from GSI4 `PARENT#{id}` (eventually consistent, so possibly
+ * stale; taken from `listings` where already read), then each child's own item read consistently,
+ * which decides whether it exists and whose child it is.
+ */
+export async function readChildren(
+  api: DynamoApi, table: string, parentRunIds: readonly string[], limiter: Limiter, listings: ChildListings,
+): Promise<RunRead[]> {
   const parents = new Set(parentRunIds);
-  const listed = await limiter.map([...parents], (parent) =>
-    queryAll(api, {
+  const childIds = new Set<string>();
+  const unlisted = [...parents].filter((p) => {
+    const known = listings.get(p);
+    for (const c of known ?? []) childIds.add(c);
+    return known === undefined;
+  });
+  await limiter.map(unlisted, async (parent) => {
+    const items = await queryAll(api, {
       TableName: table,
       IndexName: 'GSI4',
       KeyConditionExpression: 'GSI4PK = :pk',
       ExpressionAttributeValues: { ':pk': { S: parentGsi4pk(parent) } },
       ProjectionExpression: 'PK, SK, run_id',
-    }),
-  );
-  const childIds = new Set<string>();
-  for (const items of listed) {
-    for (const item of items) {
-      if (str(item, 'SK') !== METADATA_SK) continue;
-      const run = toRunRead(item);
-      if (run) childIds.add(run.state.runId);
-    }
-  }
+    });
+    const ids = items.filter((i) => str(i, 'SK') === METADATA_SK).flatMap((i) => toRunRead(i)?.state.runId ?? []);
+    listings.set(parent, ids);
+    for (const c of ids) childIds.add(c);
+  });
   const current = await readRuns(api, table, [...childIds]);
   return [...current.values()].filter((c) => c.state.parentRunId !== null && parents.has(c.state.parentRunId));
 }
