@@ -108,6 +108,14 @@ export class ControllerProcess {
     await this.exited;
   }
 
+  /** CPU time (user + system) used so far, in seconds. */
+  cpuSeconds(): number {
+    // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+
   /** Resident memory in MiB (VmRSS). */
   rssMiB(): number {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));

@@ -182,8 +182,11 @@ describe('RetentionPolicy end to end (sqlite store, real control plane)', () => 
     audit.mark();
     controller = ControllerProcess.start('controller-b', controllerArgs(ns));
     await controller.waitFor('acting as leader', (l) => l.msg === 'acting as leader', 30_000);
+    await sleep(5_000);
+    const cpuBefore = controller.cpuSeconds();
     // Two resync periods (20 s each) pass; every policy, backend and finished Job is looked at again.
-    await sleep(45_000);
+    await sleep(40_000);
+    const idleCpu = (controller.cpuSeconds() - cpuBefore) / 40;
     const after = (await getPolicy()).status!;
     expect(after.totals).toEqual(before.totals);
     expect(after.history).toEqual(before.history);
@@ -191,8 +194,9 @@ describe('RetentionPolicy end to end (sqlite store, real control plane)', () => 
     const writes = audit.controllerWrites(ns, { excludeLeases: true });
     expect(describeWrites(writes)).toEqual([]);
     const rss = controller.rssMiB();
-    console.log(`controller idle RSS after restart and two resyncs: ${rss.toFixed(1)} MiB (pid ${controller.pid})`);
-    expect(rss).toBeLessThan(200);
+    console.log(`controller idle after restart and two resyncs: RSS ${rss.toFixed(1)} MiB, CPU ${(idleCpu * 100).toFixed(1)} % of a core (pid ${controller.pid})`);
+    expect(rss).toBeLessThan(160);
+    expect(idleCpu).toBeLessThan(0.05);
   });
 
   it('a StorageBackend reference that does not resolve: Ready=False BackendNotFound and the CronJob suspended; fixing it makes it Ready', async () => {
