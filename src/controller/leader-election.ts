@@ -144,7 +144,9 @@ export class LeaderElector {
     this.cancelDeadline?.();
     this.attempt.abort();
     this.attempt = new AbortController();
-    this.opts.logger.warn('stopped leading', { reason: why, identity: this.opts.identity });
+    const fields = { reason: why, identity: this.opts.identity };
+    if (why === 'shutting down') this.opts.logger.info('stopped leading', fields);
+    else this.opts.logger.warn('stopped leading', fields);
     this.opts.onStoppedLeading();
   }
 
