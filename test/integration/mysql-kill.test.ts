@@ -1,0 +1,18 @@
+// Needs: the MariaDB 10.11 test server (MYSQL_URL) and the built CLI. Kills are placed by the sweep's own progress
+// (support/progress-kill.ts), so they land mid-sweep however loaded the machine is.
+import { describe, expect, it } from 'vitest';
+import { generateDataset } from '../../src/model/generate.js';
+import { killAtRandomTransactions } from '../support/progress-kill.js';
+import { mysqlFixture } from '../support/stores/mysql-store.js';
+
+describe('mysql sweep killed at random instants', () => {
+  it('a re-run always ends in the uninterrupted result, with no orphans', async () => {
+    const fixture = mysqlFixture();
+    const now = new Date();
+    const cutoff = new Date(now.getTime() - 10 * 86_400_000);
+    const data = fixture.adapt(generateDataset({ seed: 42, runs: 1500, now, spanDays: 30, eventsPerRun: 4, edges: [cutoff] }));
+    const report = await killAtRandomTransactions(fixture, data, { cutoff, kills: 24, batchSize: 5, seed: 7 });
+    console.log(`mysql kill test: ${report.kills} kills, ${report.landedMidSweep} mid-sweep (of ${report.transactions} transactions), uninterrupted ${report.uninterruptedMs} ms`);
+    expect(report.landedMidSweep).toBeGreaterThanOrEqual(20);
+  });
+});
