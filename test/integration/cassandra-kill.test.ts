@@ -13,7 +13,7 @@ describe('cassandra sweep killed at random instants', () => {
     const now = new Date();
     const cutoff = new Date(now.getTime() - 10 * 86_400_000);
     const data = cassandraStoreFixture.adapt(generateDataset({ seed: 42, runs: 600, now, spanDays: 30, eventsPerRun: 1, edges: [cutoff] }));
-    const report = await killAndResume(cassandraStoreFixture, data, { cutoff, kills: 21, batchSize: 8, seed: 7 });
+    const report = await killAndResume(cassandraStoreFixture, data, { cutoff, kills: 21, batchSize: 5, seed: 7 });
     console.log(`cassandra kill test: ${report.kills} kills, ${report.landedMidSweep} mid-sweep, uninterrupted ${report.uninterruptedMs} ms`);
     expect(report.landedMidSweep).toBeGreaterThanOrEqual(15);
   });

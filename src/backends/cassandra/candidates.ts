@@ -11,8 +11,13 @@ import type { CandidateQuery } from '../backend.js';
 import type { CassandraSession } from './connection.js';
 import { RUN_COLUMNS, toRunRow, type RunRow } from './runs.js';
 
-/** Upper bound of one scan page, whatever the batch size: a page is one request's worth of rows. */
-const MAX_SCAN_PAGE = 1000;
+/**
+ * Upper bound of one scan page, whatever the batch size. pyworkflow binds every unset column as null,
+ * which Cassandra stores as a cell tombstone (7-14 per run row), and the node counts those against its
+ * tombstone thresholds per page: 500 rows stay far below the default failure threshold (100k).
+ * Partition tombstones of runs deleted by earlier sweeps are skipped without counting.
+ */
+const MAX_SCAN_PAGE = 500;
 
 export async function* scanCandidates(session: CassandraSession, query: CandidateQuery, logger: Logger): AsyncIterable<RunRow[]> {
   const statuses = new Set<string>(query.statuses);

@@ -71,16 +71,21 @@ export class CassandraSession {
     return { rows: rs.rows, pageState: rs.pageState ?? null };
   }
 
-  /** Every row of a read, fetched page by page (for partitions: events, hooks, steps, children). */
+  /** Every row of a read, fetched page by page (for partitions: hooks, steps, children). */
   async all(cql: string, params: Params, fetchSize = 1000): Promise<Row[]> {
     const out: Row[] = [];
+    await this.eachPage(cql, params, fetchSize, (rows) => void out.push(...rows));
+    return out;
+  }
+
+  /** Hands a read's rows over page by page, holding one page at a time (event partitions can be large). */
+  async eachPage(cql: string, params: Params, fetchSize: number, onPage: (rows: Row[]) => void): Promise<void> {
     let state: string | null | undefined;
     do {
       const p = await this.page(cql, params, fetchSize, state ?? undefined);
-      out.push(...p.rows);
+      onPage(p.rows);
       state = p.pageState;
     } while (state);
-    return out;
   }
 
   async one(cql: string, params: Params): Promise<Row | null> {

@@ -172,8 +172,14 @@ async function readRunRows(ctx: PurgeContext, run: RunRow): Promise<RunRows> {
   const t = (name: string): string => session.table(name);
   const R = run.runId;
   const created = run.createdAt;
-  const [eventRows, stepRows, hookRows, flag, statusRows, idem] = await Promise.all([
-    session.all(`SELECT data FROM ${t('events')} WHERE run_id = ?`, [R], 500),
+  // Checkpoints of @step code are keyed `{run_id}:{step_id}`; step ids live in the events' data (§1.1).
+  const stepIdsSeen = new Set<string>();
+  let events = 0;
+  const [, stepRows, hookRows, flag, statusRows, idem] = await Promise.all([
+    session.eachPage(`SELECT data FROM ${t('events')} WHERE run_id = ?`, [R], 500, (rows) => {
+      events += rows.length;
+      for (const r of rows) for (const id of stepIdsIn(r.get('data'))) stepIdsSeen.add(id);
+    }),
     session.all(`SELECT step_id FROM ${t('steps')} WHERE run_id = ?`, [R]),
     session.all(`SELECT hook_id, "token" FROM ${t('hooks')} WHERE run_id = ?`, [R]),
     session.one(`SELECT run_id FROM ${t('cancellation_flags')} WHERE run_id = ?`, [R]),
@@ -187,9 +193,7 @@ async function readRunRows(ctx: PurgeContext, run: RunRow): Promise<RunRows> {
   const stepIds = stepRows.map((r) => r.get('step_id') as string);
   const hooks = hookRows.map((r) => ({ hookId: r.get('hook_id') as string, token: (r.get('token') as string | null) ?? '' }));
 
-  // Checkpoints of @step code are keyed `{run_id}:{step_id}`; step ids live in the events' data (§1.1).
-  const stepIdsSeen = new Set(stepIds);
-  for (const r of eventRows) for (const id of stepIdsIn(r.get('data'))) stepIdsSeen.add(id);
+  for (const id of stepIds) stepIdsSeen.add(id);
   let checkpointKeys: string[] = [];
   if (layout.tables.has('checkpoints') && stepIdsSeen.size > 0) {
     const keys = [...stepIdsSeen].map((id) => `${R}:${id}`);
@@ -211,7 +215,7 @@ async function readRunRows(ctx: PurgeContext, run: RunRow): Promise<RunRows> {
     ),
   ]);
   return {
-    events: eventRows.length,
+    events,
     stepIds,
     hooks,
     cancellationFlag: flag !== null,

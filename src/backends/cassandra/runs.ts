@@ -59,7 +59,8 @@ export async function readChildren(session: CassandraSession, parentRunIds: read
     const run = await readRun(session, child);
     return run !== null && run.parentRunId === parent ? run : null;
   });
-  // A child listed twice (created_at rewritten by hand) is still one run.
-  const seen = new Set<string>();
-  return runs.filter((r): r is RunRow => r !== null && !seen.has(r.runId) && (seen.add(r.runId), true));
+  // A child listed twice (its created_at rewritten by hand) is still one run.
+  const unique = new Map<string, RunRow>();
+  for (const r of runs) if (r !== null) unique.set(r.runId, r);
+  return [...unique.values()];
 }
