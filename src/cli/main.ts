@@ -3,9 +3,12 @@
 // pod) and the controller; maps errors to exit codes (2 bad input, 1 failure).
 
 import { RetentionError } from '../errors.js';
-import { runSweepCommand, SWEEP_USAGE } from './sweep-command.js';
 
-const USAGE = `Usage: pyworkflow-retention <command> [options]
+// Commands load their modules lazily: the long-running controller never carries the sweep's
+// config validators and backends, and a sweep never loads the controller.
+async function usage(): Promise<string> {
+  const { SWEEP_USAGE } = await import('./sweep-command.js');
+  return `Usage: pyworkflow-retention <command> [options]
 
 Commands:
   sweep        purge old pyworkflow runs from one store (see: pyworkflow-retention sweep --help)
@@ -13,6 +16,7 @@ Commands:
   version      print the version
 
 ${SWEEP_USAGE}`;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -22,8 +26,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, now: () => new Date(), signal: abort.signal };
   switch (command) {
-    case 'sweep':
+    case 'sweep': {
+      const { runSweepCommand } = await import('./sweep-command.js');
       return runSweepCommand(rest, io);
+    }
     case 'controller': {
       const { runController } = await import('../controller/main.js');
       return runController(rest, io);
@@ -36,10 +42,10 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(USAGE);
+      process.stdout.write(await usage());
       return command === undefined ? 2 : 0;
     default:
-      process.stderr.write(`error: unknown command "${command}"\n\n${USAGE}`);
+      process.stderr.write(`error: unknown command "${command}"\n\n${await usage()}`);
       return 2;
   }
 }
