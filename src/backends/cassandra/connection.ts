@@ -49,7 +49,7 @@ export class CassandraSession {
       await client.connect();
     } catch (err) {
       await client.shutdown().catch(() => undefined);
-      throw backendError(this.target, 'connecting', err, 'CONNECTION_FAILED');
+      throw backendError(this.target, 'connecting', plain(err), 'CONNECTION_FAILED');
     }
     this.client = client;
   }
@@ -118,7 +118,7 @@ export class CassandraSession {
     try {
       return await this.client.execute(cql, [...params], { prepare: true, readTimeout: this.timeoutMs, ...options });
     } catch (err) {
-      throw backendError(this.target, describe(cql), err);
+      throw backendError(this.target, describe(cql), plain(err));
     }
   }
 
@@ -161,11 +161,23 @@ export class CassandraSession {
       if (typeof dc !== 'string' || dc === '') throw new Error('system.local has no data_center');
       return dc;
     } catch (err) {
-      throw backendError(this.target, 'connecting (discovering the local data center; set local_data_center to skip)', err, 'CONNECTION_FAILED');
+      throw backendError(this.target, 'connecting (discovering the local data center; set local_data_center to skip)', plain(err), 'CONNECTION_FAILED');
     } finally {
       await probe.shutdown().catch(() => undefined);
     }
   }
+}
+
+/**
+ * The driver's NoHostAvailableError inlines every host's error with its stack; a status message needs
+ * one line per host: "127.0.0.1:9042: connect ECONNREFUSED 127.0.0.1:9042".
+ */
+function plain(err: unknown): unknown {
+  if (!(err instanceof cassandra.errors.NoHostAvailableError)) return err;
+  const inner = Object.entries((err as { innerErrors?: Record<string, unknown> }).innerErrors ?? {}).map(
+    ([host, e]) => `${host}: ${e instanceof Error ? e.message : String(e)}`,
+  );
+  return Object.assign(new Error(`no Cassandra node reachable (${inner.join('; ') || 'no hosts tried'})`), { cause: err });
 }
 
 /** "DELETE workflow_runs" for a statement: enough to tell which step failed, short enough for a status message. */
