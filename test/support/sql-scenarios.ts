@@ -5,8 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { emptyDataset, type Dataset, type RunRecord } from '../../src/model/dataset.js';
+import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
 import { generateDataset } from '../../src/model/generate.js';
 import { runCli, startCli } from './cli.js';
+import { connect, percentile, startWriter, type WriterStore } from './live-writer.js';
+import { expectedAfterSweep } from './oracle.js';
 import type { StoreFixture } from './stores/store-fixture.js';
 
 const DAY = 86_400_000;
@@ -171,4 +174,56 @@ export function checkConnectionFailure(storage: Record<string, unknown>, secret:
 
 function readIfExists(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+/**
+ * A sweep (the real CLI, default batch size) while pyworkflow-shaped writers keep writing: the sweep
+ * succeeds, no write fails, everything written survives, an old run touched before the sweep reached
+ * it survives whole, and no per-run row is left without its run.
+ */
+export async function checkLiveWriter(fixture: StoreFixture, kind: WriterStore['kind']): Promise<{ writes: number; p99: number; touched: number; missed: number }> {
+  const now = new Date();
+  const cutoff = new Date(now.getTime() - 20 * DAY);
+  const data = fixture.adapt(generateDataset({ seed: 99, runs: 6000, now, spanDays: 60, eventsPerRun: 5, extras: false }));
+  const store = await fixture.create(data);
+  try {
+    const database = String(store.storageConfig.database);
+    const writer = startWriter({ kind, database }, data, cutoff, { loops: 4 });
+    await new Promise((r) => setTimeout(r, 300));
+    const sweep = startCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', cutoff.toISOString(), '--output', 'json', '--progress', 'none', '--batch-size', '100']);
+    const result = await sweep.done;
+    const log = await writer.stop();
+    expect(result.code, result.stderr).toBe(0);
+    expect(log.errors, 'writer errors').toEqual([]);
+    expect(log.createdRuns.length).toBeGreaterThan(10);
+    const conn = await connect({ kind, database });
+    try {
+      const count = async (sql: string, params: unknown[] = []): Promise<number> => Number((await conn.rows(sql, params))[0]!.n);
+      const originalEvents = new Map<string, number>();
+      for (const e of data.events) originalEvents.set(e.run_id, (originalEvents.get(e.run_id) ?? 0) + 1);
+      expect(await count(`SELECT COUNT(*) AS n FROM workflow_runs WHERE run_id IN (${log.createdRuns.map(() => '?').join(',')})`, log.createdRuns)).toBe(log.createdRuns.length);
+      expect(await count(`SELECT COUNT(*) AS n FROM events WHERE event_id LIKE 'evt!_live!_%' ESCAPE '!'`)).toBe(
+        log.createdRuns.length * 3 + [...log.addedEvents.values()].reduce((a, b) => a + b, 0),
+      );
+      for (const runId of new Set(log.touchedOld)) {
+        expect(await count('SELECT COUNT(*) AS n FROM workflow_runs WHERE run_id = ?', [runId]), `touched old run ${runId} survives`).toBe(1);
+        expect(await count('SELECT COUNT(*) AS n FROM events WHERE run_id = ?', [runId]), `touched old run ${runId} keeps its events`).toBe(originalEvents.get(runId) ?? 0);
+      }
+      for (const t of ['events', 'steps', 'hooks', 'cancellation_flags']) {
+        expect(await count(`SELECT COUNT(*) AS n FROM ${t} x WHERE NOT EXISTS (SELECT 1 FROM workflow_runs r WHERE r.run_id = x.run_id)`), `orphan ${t}`).toBe(0);
+      }
+      // Exactly the runs the product rules purge, given that the touched old runs stopped being stale.
+      const touched = new Set(log.touchedOld);
+      const touchedData = { ...data, runs: data.runs.map((r) => (touched.has(r.run_id) ? { ...r, updated_at: new Date() } : r)) };
+      const expected = expectedAfterSweep(touchedData, { cutoff, statuses: [...TERMINAL_STATUSES], housekeeping: false }).deletedRunIds;
+      const present = new Set((await conn.rows('SELECT run_id FROM workflow_runs', [])).map((r) => String(r.run_id)));
+      const gone = data.runs.map((r) => r.run_id).filter((id) => !present.has(id));
+      expect(new Set(gone)).toEqual(expected);
+    } finally {
+      await conn.close();
+    }
+    return { writes: log.latenciesMs.length, p99: percentile(log.latenciesMs, 99), touched: log.touchedOld.length, missed: log.missedOld.length };
+  } finally {
+    await store.destroy();
+  }
 }
