@@ -2,13 +2,12 @@
 // on `.locks/*.lock`: exclusive, non-blocking attempts retried with async sleeps, so waiting for a
 // lock never blocks the event loop. Generic: any backend that needs a cross-process file lock uses it.
 
-import { closeSync, fstatSync, openSync, constants as fsc, statSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, openSync, constants as fsc, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import koffi from 'koffi';
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const LOCK_UN = 8;
 
 /** An exclusive flock held on an open lock file. */
 export interface FlockHandle {
@@ -84,36 +83,27 @@ function errnoName(errno: number): string {
   return name ? ` (${name})` : '';
 }
 
-function sameFile(a: BigIntStats, b: BigIntStats): boolean {
-  return a.ino === b.ino && a.dev === b.dev;
-}
-
 const OPEN_FLAGS = fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW;
 
 /**
- * One non-blocking attempt. The inode check after locking closes the race with a process that
- * unlinked (and maybe recreated) the lock file while we were opening it: holding a lock on an
- * inode the path no longer names protects nothing.
+ * One non-blocking attempt. The link-count check after locking closes the race with a process that
+ * unlinked the lock file while we were opening it: holding a lock on an inode no path names protects
+ * nothing. (filelock never unlinks its lock files, and `removeAndRelease` unlinks one only while
+ * holding it, so a lock file that goes away under us is always unlinked, never renamed over.)
  */
 export function tryAcquire(path: string): FlockHandle | null {
   for (;;) {
     const fd = openSync(path, OPEN_FLAGS, 0o644);
-    let locked = false;
     try {
-      locked = flockOnce(fd, LOCK_EX | LOCK_NB);
-      if (!locked) {
+      if (!flockOnce(fd, LOCK_EX | LOCK_NB)) {
         closeSync(fd);
         return null;
       }
-      const held = fstatSync(fd, { bigint: true });
-      const named = statSync(path, { bigint: true, throwIfNoEntry: false });
-      if (held.nlink === 0n || named === undefined || !sameFile(held, named)) {
-        // Lost the race with an unlink: let go of the dead inode and start over on the current file.
-        flockOnce(fd, LOCK_UN);
-        closeSync(fd);
+      if (fstatSync(fd).nlink === 0) {
+        closeSync(fd); // a dead inode: let go and start over on the file the path names now
         continue;
       }
-      return handle(path, fd, held);
+      return handle(path, fd);
     } catch (err) {
       try {
         closeSync(fd);
@@ -125,16 +115,14 @@ export function tryAcquire(path: string): FlockHandle | null {
   }
 }
 
-function handle(path: string, fd: number, identity: BigIntStats): FlockHandle {
+function handle(path: string, fd: number): FlockHandle {
   let open = true;
   const release = (): void => {
     if (!open) return;
     open = false;
-    try {
-      flockOnce(fd, LOCK_UN);
-    } finally {
-      closeSync(fd); // closing drops the lock anyway; the explicit unlock just makes it prompt
-    }
+    // Closing releases the lock: a flock belongs to the open file description, and only this
+    // descriptor refers to it (Node opens files close-on-exec and never duplicates them).
+    closeSync(fd);
   };
   return {
     path,
@@ -142,8 +130,9 @@ function handle(path: string, fd: number, identity: BigIntStats): FlockHandle {
     removeAndRelease: () => {
       if (!open) return;
       try {
-        const named = statSync(path, { bigint: true, throwIfNoEntry: false });
-        if (named !== undefined && sameFile(named, identity)) unlinkSync(path);
+        unlinkSync(path); // still the file we locked: lock files are only ever unlinked by a holder
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       } finally {
         release();
       }

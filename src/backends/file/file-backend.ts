@@ -17,6 +17,7 @@ import { purgeBatch } from './purge.js';
 import { RunDataIndex } from './run-data-index.js';
 import { readRunFile, type RunRead } from './run-file.js';
 import { RunSnapshot } from './run-snapshot.js';
+import { TokenIndexFile } from './token-index.js';
 
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 /** A second look at an unreadable run file waits at most this long for its writer. */
@@ -30,6 +31,7 @@ export class FileBackend implements Backend {
   private layout: FileLayout | null = null;
   private snapshot: RunSnapshot | null = null;
   private index: RunDataIndex | null = null;
+  private tokenIndex: TokenIndexFile | null = null;
 
   constructor(
     config: FileConfig,
@@ -46,6 +48,7 @@ export class FileBackend implements Backend {
   async close(): Promise<void> {
     this.snapshot = null;
     this.index = null;
+    this.tokenIndex = null;
   }
 
   async detectLayout(): Promise<StoreLayout> {
@@ -89,7 +92,9 @@ export class FileBackend implements Backend {
   async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
     const snapshot = await this.runs();
     this.index ??= RunDataIndex.load(this.paths, this.deps.logger);
-    return purgeBatch({ paths: this.paths, locker: this.locker, snapshot, index: this.index, logger: this.deps.logger }, batch, options.dryRun);
+    this.tokenIndex ??= new TokenIndexFile(this.paths);
+    const ctx = { paths: this.paths, locker: this.locker, snapshot, index: this.index, tokenIndex: this.tokenIndex, logger: this.deps.logger };
+    return purgeBatch(ctx, batch, options.dryRun);
   }
 
   async housekeep(request: HousekeepingRequest): Promise<void> {

@@ -16,13 +16,14 @@ import { countEventLines, removeFile } from './removal.js';
 import type { RunDataIndex } from './run-data-index.js';
 import { readRunFile } from './run-file.js';
 import type { RunSnapshot } from './run-snapshot.js';
-import { removeRunTokens } from './token-index.js';
+import type { TokenIndexFile } from './token-index.js';
 
 export interface PurgeContext {
   paths: FilePaths;
   locker: Locker;
   snapshot: RunSnapshot;
   index: RunDataIndex;
+  tokenIndex: TokenIndexFile;
   logger: Logger;
 }
 
@@ -130,7 +131,9 @@ async function purgeOwnFiles(ctx: PurgeContext, runId: string, counts: Counts, d
   if (events === null) return false;
   counts.events += events;
   const cancelFile = paths.cancelFile(runId);
-  if (existsSync(cancelFile) || existsSync(paths.lock(cancelLock(runId)))) {
+  // From the directory listings rather than two stats per run: a flag set on a finished run after
+  // the last listing is the one thing this can miss, and pyworkflow does not cancel finished runs.
+  if (ctx.snapshot.hasCancelFlag(runId) || ctx.index.hasLockFile(cancelLock(runId))) {
     const removed = await underLock(ctx, cancelLock(runId), dryRun, () => removeFile(cancelFile, dryRun));
     if (removed === null) return false;
     if (removed) counts.cancellationFlags += 1;
@@ -187,7 +190,7 @@ async function purgeHooksAndTokens(ctx: PurgeContext, runs: readonly RunState[],
         if (hook.legacyToken !== null) legacyTokens.add(hook.legacyToken);
       }
     }
-    const result = removeRunTokens(ctx.paths, new Set(runs.map((r) => r.runId)), legacyTokens);
+    const result = ctx.tokenIndex.removeRunTokens(new Set(runs.map((r) => r.runId)), legacyTokens);
     if (result.kind === 'unreadable') {
       ctx.logger.warn('_token_index.json cannot be parsed; its tokens are left in place', { reason: result.reason });
     } else if (result.ownerWarning !== null) {

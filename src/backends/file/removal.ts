@@ -17,14 +17,27 @@ export function removeFile(path: string, dryRun: boolean): boolean {
 
 /** Events in an event log: its non-blank lines, as pyworkflow counts them for the next sequence. 0 when absent. */
 export function countEventLines(path: string): number {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path); // counted on the bytes: decoding every log to text would cost more than the count
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw err;
   }
-  let n = 0;
-  for (const line of text.split('\n')) if (line.trim() !== '') n += 1;
-  return n;
+  let lines = 0;
+  let blank = true;
+  for (const b of bytes) {
+    if (b === NEWLINE) {
+      if (!blank) lines += 1;
+      blank = true;
+    } else if (blank && b !== SPACE && b !== TAB && b !== CR) {
+      blank = false;
+    }
+  }
+  return blank ? lines : lines + 1;
 }
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const TAB = 0x09;

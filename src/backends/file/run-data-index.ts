@@ -2,6 +2,7 @@
 // pyworkflow's own retention globs `hooks/` and reads every step file once per deleted run (O(runs ×
 // files)); looking the files up here makes a batch cost what it deletes.
 
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { jsonFiles, readJsonObject } from './json-files.js';
@@ -27,6 +28,8 @@ const HOOK_SEPARATOR = '__';
 
 export class RunDataIndex {
   private readonly byRun = new Map<string, RunFiles>();
+  /** Names in `.locks/` when the index was built: which lock files a purge should clean up. */
+  private lockFiles = new Set<string>();
 
   private constructor() {}
 
@@ -66,11 +69,16 @@ export class RunDataIndex {
       // Only `{run_id}:{step_id}` belongs to a run; stream-step checkpoints (`stream_step_...`) do not (H9).
       if (colon > 0) index.entry(key.slice(0, colon)).checkpoints.push(key);
     }
+    index.lockFiles = new Set(readdirSync(paths.locks));
     return index;
   }
 
   of(runId: string): RunFiles {
     return this.byRun.get(runId) ?? { hooks: [], steps: [], checkpoints: [] };
+  }
+
+  hasLockFile(name: string): boolean {
+    return this.lockFiles.has(name);
   }
 
   forget(runId: string): void {

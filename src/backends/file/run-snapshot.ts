@@ -11,15 +11,20 @@ import { readRunFile, runIdOfFile, type RunRead } from './run-file.js';
 
 /** Reads per turn of the event loop: local reads are fast synchronously, but timers and signals must still run. */
 const READS_PER_TURN = 256;
-/** How stale the list of run files may get before `refresh` lists the directory again. */
+/** `refresh` lists the directory at most this often, and never spends more than 1/REFRESH_COST_SHARE of the time doing it. */
 const REFRESH_INTERVAL_MS = 1000;
+const REFRESH_COST_SHARE = 20;
+const CANCEL_SUFFIX = '.cancel';
 
 export class RunSnapshot {
   private readonly runs = new Map<string, RunState>();
   private readonly childrenOf = new Map<string, Set<string>>();
   /** Every run file name seen, also unreadable ones, so a refresh reads only what is new. */
   private readonly seen = new Set<string>();
+  /** Runs with a `runs/{run_id}.cancel` in the last listing. */
+  private readonly cancelFlags = new Set<string>();
   private listedAt = 0;
+  private listingMs = 0;
 
   private constructor(
     private readonly paths: FilePaths,
@@ -48,15 +53,18 @@ export class RunSnapshot {
    * cost more than the batch.
    */
   async refresh(): Promise<void> {
-    if (Date.now() - this.listedAt >= REFRESH_INTERVAL_MS) await this.readNew();
+    if (Date.now() - this.listedAt >= Math.max(REFRESH_INTERVAL_MS, REFRESH_COST_SHARE * this.listingMs)) await this.readNew();
   }
 
   /** Reads run files that appeared since the last listing; returns the runs added. */
   async readNew(): Promise<RunState[]> {
     this.listedAt = Date.now();
+    const names = readdirSync(this.paths.runs);
+    this.listingMs = Date.now() - this.listedAt;
     const added: RunState[] = [];
     let sinceYield = 0;
-    for (const name of readdirSync(this.paths.runs)) {
+    for (const name of names) {
+      if (name.endsWith(CANCEL_SUFFIX)) this.cancelFlags.add(name.slice(0, -CANCEL_SUFFIX.length));
       const runId = runIdOfFile(name);
       if (runId === null || this.seen.has(runId)) continue;
       this.seen.add(runId);
@@ -74,6 +82,11 @@ export class RunSnapshot {
       }
     }
     return added;
+  }
+
+  /** Whether the last listing showed a cancellation flag of this run (refresh keeps it current). */
+  hasCancelFlag(runId: string): boolean {
+    return this.cancelFlags.has(runId);
   }
 
   get(runId: string): RunState | undefined {
@@ -94,6 +107,7 @@ export class RunSnapshot {
     const run = this.runs.get(runId);
     if (!run) return;
     this.runs.delete(runId);
+    this.cancelFlags.delete(runId);
     if (run.parentRunId !== null) this.childrenOf.get(run.parentRunId)?.delete(runId);
   }
 

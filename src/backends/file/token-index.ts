@@ -4,39 +4,60 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-write.js';
 import type { FilePaths } from './layout.js';
-import { joinObject, rawObjectMembers } from './raw-json.js';
+import { joinObject, rawObjectMembers, type RawMember } from './raw-json.js';
 
 export type TokenRemoval =
   | { kind: 'done'; removed: number; ownerWarning: string | null }
   | { kind: 'unreadable'; reason: string };
 
-/**
- * Drops every entry whose token or value starts with `{run_id}:` for one of `runIds`, or whose token
- * is one of `tokens` (legacy hook files name theirs), and rewrites the file atomically in pyworkflow's
- * shape (json.dumps indent 2) with every other entry exactly as written.
- */
-export function removeRunTokens(paths: FilePaths, runIds: ReadonlySet<string>, tokens: ReadonlySet<string>): TokenRemoval {
-  let text: string;
-  try {
-    text = readFileSync(paths.tokenIndex, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'done', removed: 0, ownerWarning: null };
-    throw err;
+/** The token index of one store, as one sweep sees it batch after batch. */
+export class TokenIndexFile {
+  /**
+   * The text last read or written and its members: while pyworkflow creates no hook between two
+   * batches the file is unchanged, and parsing thousands of tokens per batch is skipped.
+   */
+  private cached: { text: string; members: RawMember[] } | null = null;
+
+  constructor(private readonly paths: FilePaths) {}
+
+  /**
+   * Drops every entry whose token or value starts with `{run_id}:` for one of `runIds`, or whose token
+   * is one of `tokens` (legacy hook files name theirs), and rewrites the file atomically in pyworkflow's
+   * shape (json.dumps indent 2) with every other entry exactly as written.
+   */
+  removeRunTokens(runIds: ReadonlySet<string>, tokens: ReadonlySet<string>): TokenRemoval {
+    let text: string;
+    try {
+      text = readFileSync(this.paths.tokenIndex, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'done', removed: 0, ownerWarning: null };
+      throw err;
+    }
+    let members: RawMember[];
+    if (this.cached?.text === text) {
+      members = this.cached.members;
+    } else {
+      try {
+        members = text.trim() === '' ? [] : rawObjectMembers(text);
+      } catch (err) {
+        return { kind: 'unreadable', reason: (err as Error).message };
+      }
+    }
+    const ownedByPurged = (s: unknown): boolean => {
+      if (typeof s !== 'string') return false;
+      const colon = s.indexOf(':');
+      return colon > 0 && runIds.has(s.slice(0, colon));
+    };
+    const kept = members.filter((m) => !(ownedByPurged(m.key) || ownedByPurged(m.value) || tokens.has(m.key)));
+    const removed = members.length - kept.length;
+    let ownerWarning: string | null = null;
+    if (removed > 0) {
+      const next = joinObject(kept);
+      ownerWarning = writeFileAtomic(this.paths.tokenIndex, next);
+      this.cached = { text: next, members: kept };
+    } else {
+      this.cached = { text, members };
+    }
+    return { kind: 'done', removed, ownerWarning };
   }
-  let members;
-  try {
-    members = text.trim() === '' ? [] : rawObjectMembers(text);
-  } catch (err) {
-    return { kind: 'unreadable', reason: (err as Error).message };
-  }
-  const ownedByPurged = (s: unknown): boolean => {
-    if (typeof s !== 'string') return false;
-    const colon = s.indexOf(':');
-    return colon > 0 && runIds.has(s.slice(0, colon));
-  };
-  const kept = members.filter((m) => !(ownedByPurged(m.key) || ownedByPurged(m.value) || tokens.has(m.key)));
-  const removed = members.length - kept.length;
-  let ownerWarning: string | null = null;
-  if (removed > 0) ownerWarning = writeFileAtomic(paths.tokenIndex, joinObject(kept));
-  return { kind: 'done', removed, ownerWarning };
 }
