@@ -133,7 +133,7 @@ function pgLiteral(client: pg.Client, v: unknown): string {
     const items = v.map((x) => (x === null ? 'NULL' : `"${String(x).replace(/[\\"]/g, (c) => `\\${c}`)}"`));
     return client.escapeLiteral(`{${items.join(',')}}`);
   }
-  return client.escapeLiteral(String(v));
+  return client.escapeLiteral(typeof v === 'string' ? v : JSON.stringify(v));
 }
 
 interface MysqlExplainTable {
@@ -146,7 +146,8 @@ function walkMysql(value: unknown, out: MysqlExplainTable[]): void {
   if (Array.isArray(value)) for (const v of value) walkMysql(v, out);
   else if (value !== null && typeof value === 'object') {
     const o = value as Record<string, unknown>;
-    if (o.table !== null && typeof o.table === 'object' && !Array.isArray(o.table)) out.push(o.table as MysqlExplainTable);
+    const table = o.table;
+    if (table !== null && typeof table === 'object' && !Array.isArray(table)) out.push(table);
     for (const v of Object.values(o)) walkMysql(v, out);
   }
 }
