@@ -6,5 +6,6 @@ export default function setup(): void {
   if (Object.keys(vars).length === 0) {
     throw new Error(`no test environment at ${ENV_FILE}: run \`npm run env:up\` first`);
   }
-  for (const [k, v] of Object.entries(vars)) process.env[k] ??= v;
+  // The file wins over the shell: a developer's own KUBECONFIG must never point the suites at a real cluster.
+  for (const [k, v] of Object.entries(vars)) process.env[k] = v;
 }
