@@ -1,5 +1,6 @@
-// Benchmark: our file-store sweep against pyworkflow's own `delete_old_runs` (which globs hooks/ and
-// reads every step file once per deleted run) on two identical copies of one generated store.
+// Benchmark: our file-store sweep (the CLI) against pyworkflow's own `delete_old_runs` (which globs
+// hooks/ and reads every step file once per deleted run) on two identical copies of one generated store.
+// Times are each side's own measurement of its purge (interpreter start-up excluded), plus whole processes.
 // Usage: node dist/bench/file-bench.js [--runs 20000] [--events 10] [--purgeable 0.6] [--steps] [--python PATH] [--dir DIR]
 
 import { spawnSync } from 'node:child_process';
@@ -7,11 +8,9 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FileBackend } from '../src/backends/file/file-backend.js';
 import { seedFileStore } from '../src/backends/file/seed.js';
+import type { SweepReport } from '../src/engine/report.js';
 import { TERMINAL_STATUSES } from '../src/engine/statuses.js';
-import { sweep } from '../src/engine/sweep.js';
-import { silentLogger } from '../src/log.js';
 import type { Dataset } from '../src/model/dataset.js';
 import { generateDataset } from '../src/model/generate.js';
 
@@ -74,24 +73,34 @@ async function main(): Promise<void> {
   );
   console.log(`cutoff: ${cutoff.toISOString()} (${args.purgeable} of runs are terminal and older)`);
 
+  // Both sides run in their own process on a settled disk: the copy just written is still being
+  // flushed, and deleting files whose creation is being written back measures the flush.
+  spawnSync('sync');
   t = Date.now();
-  const report = await sweep(new FileBackend({ type: 'file', base_path: ours }, { logger: silentLogger }), {
-    cutoff, statuses: [...TERMINAL_STATUSES], batchSize: 500, dryRun: false, housekeeping: true, lockWaitMs: 10_000,
-    signal: new AbortController().signal, now: () => now, logger: silentLogger,
-  });
-  const oursSeconds = (Date.now() - t) / 1000;
-  if (report.outcome !== 'succeeded') throw new Error(`our sweep failed: ${report.error?.message}`);
+  const cli = spawnSync(process.execPath, [
+    join(REPO, 'dist', 'src', 'cli', 'main.js'), 'sweep', '--storage', JSON.stringify({ type: 'file', base_path: ours }),
+    '--older-than', cutoff.toISOString(), '--batch-size', '500', '--output', 'json', '--progress', 'none', '--log-format', 'json',
+  ], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const oursWall = (Date.now() - t) / 1000;
+  if (cli.status !== 0) throw new Error(`our sweep failed: ${cli.stderr}`);
+  const report = JSON.parse(cli.stdout) as SweepReport;
+  const oursSeconds = report.durationMs / 1000;
 
+  spawnSync('sync');
+  t = Date.now();
   const py = spawnSync(pythonPath(), [join(REPO, 'bench', 'pyworkflow_file_retention.py'), theirs, cutoff.toISOString()], {
     encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
   });
+  const theirsWall = (Date.now() - t) / 1000;
   if (py.status !== 0) throw new Error(`pyworkflow's delete_old_runs failed: ${py.stderr}`);
   const theirsResult = JSON.parse(py.stdout) as { deleted: number; seconds: number };
 
   console.log('');
-  console.log(`pyworkflow delete_old_runs   ${theirsResult.seconds.toFixed(2).padStart(8)} s   runs deleted: ${theirsResult.deleted}   files left: ${fileCount(theirs)}`);
-  console.log(`pyworkflow-retention sweep   ${oursSeconds.toFixed(2).padStart(8)} s   runs deleted: ${report.deleted.runs}   files left: ${fileCount(ours)}`);
-  console.log(`speed-up                     ${(theirsResult.seconds / oursSeconds).toFixed(1).padStart(8)} x`);
+  const row = (name: string, s: number, wall: number, runs: number, dir: string): string =>
+    `${name.padEnd(28)} ${s.toFixed(2).padStart(8)} s  (process ${wall.toFixed(2).padStart(7)} s)   runs deleted: ${runs}   files left: ${fileCount(dir)}`;
+  console.log(row('pyworkflow delete_old_runs', theirsResult.seconds, theirsWall, theirsResult.deleted, theirs));
+  console.log(row('pyworkflow-retention sweep', oursSeconds, oursWall, report.deleted.runs, ours));
+  console.log(`speed-up                     ${(theirsResult.seconds / oursSeconds).toFixed(1).padStart(8)} x  (whole processes: ${(theirsWall / oursWall).toFixed(1)} x)`);
   console.log('');
   console.log(`ours deleted per kind: ${JSON.stringify(report.deleted)} (kept ${report.keptForChildren} old parents of kept children)`);
   console.log("pyworkflow leaves .cancel files, hook tokens and run-prefixed checkpoints behind (H2, H3, H9) and deletes parents of kept children.");

@@ -48,7 +48,7 @@ export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: b
     // a parent never goes before its child.
     const stuck = new Set<string>();
     for (const run of confirmed) {
-      if (!(await purgeOwnFiles(ctx, run.runId, counts, dryRun))) stuck.add(run.runId);
+      if (!(await purgeOwnFiles(ctx, run, counts, dryRun))) stuck.add(run.runId);
     }
     if (!(await purgeHooksAndTokens(ctx, confirmed.filter((r) => !stuck.has(r.runId)), counts, dryRun))) {
       for (const r of confirmed) stuck.add(r.runId);
@@ -112,8 +112,9 @@ async function outsideChildren(ctx: PurgeContext, runs: readonly RunState[]): Pr
  * Checkpoints, steps, the event log and the cancellation flag of one run, each under the lock
  * pyworkflow's writers take for it. False when a lock could not be had (the run is left for later).
  */
-async function purgeOwnFiles(ctx: PurgeContext, runId: string, counts: Counts, dryRun: boolean): Promise<boolean> {
+async function purgeOwnFiles(ctx: PurgeContext, run: RunState, counts: Counts, dryRun: boolean): Promise<boolean> {
   const { paths } = ctx;
+  const { runId } = run;
   const files = ctx.index.of(runId);
   for (const key of files.checkpoints) {
     const removed = await underLock(ctx, checkpointLock(key), dryRun, () => removeFile(join(paths.checkpoints, `${key}.json`), dryRun));
@@ -131,9 +132,10 @@ async function purgeOwnFiles(ctx: PurgeContext, runId: string, counts: Counts, d
   if (events === null) return false;
   counts.events += events;
   const cancelFile = paths.cancelFile(runId);
-  // From the directory listings rather than two stats per run: a flag set on a finished run after
-  // the last listing is the one thing this can miss, and pyworkflow does not cancel finished runs.
-  if (ctx.snapshot.hasCancelFlag(runId) || ctx.index.hasLockFile(cancelLock(runId))) {
+  // From the directory listings rather than two stats per run. A flag set after the last listing
+  // can only come from cancel_workflow, which refuses finished runs but not `interrupted` ones.
+  const flagged = ctx.snapshot.hasCancelFlag(runId) || ctx.index.hasLockFile(cancelLock(runId)) || (run.status === 'interrupted' && existsSync(cancelFile));
+  if (flagged) {
     const removed = await underLock(ctx, cancelLock(runId), dryRun, () => removeFile(cancelFile, dryRun));
     if (removed === null) return false;
     if (removed) counts.cancellationFlags += 1;
