@@ -169,6 +169,23 @@ describe('file backend purge', () => {
     }
   });
 
+  it('finds a cancellation flag set on an interrupted run after the scan (cancel_workflow accepts interrupted runs)', async () => {
+    const d = emptyDataset();
+    d.runs.push(run('run_intr', 'interrupted', OLD));
+    const { base } = await store(d);
+    const backend = new FileBackend({ type: 'file', base_path: base }, { logger: silentLogger });
+    // The flag appears between the run scan and the purge of the batch.
+    const late: typeof backend = Object.assign(Object.create(backend) as FileBackend, {
+      purgeRuns: (...args: Parameters<FileBackend['purgeRuns']>) => {
+        writeFileSync(join(base, 'runs', 'run_intr.cancel'), '2026-05-31T00:00:00+00:00');
+        return backend.purgeRuns(...args);
+      },
+    });
+    const report = await sweep(late, options());
+    expect(report.deleted).toMatchObject({ runs: 1, cancellationFlags: 1 });
+    expect(readdirSync(join(base, 'runs'))).toEqual([]);
+  });
+
   it('dry run: reports the real counts and changes no file (only our sweep lock file appears)', async () => {
     const d = emptyDataset();
     d.runs.push(run('run_old', 'completed', OLD));
