@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Backend } from '../../../../src/backends/backend.js';
 import { FileBackend } from '../../../../src/backends/file/file-backend.js';
 import { pythonJsonDumps } from '../../../../src/backends/file/python-json.js';
 import { tryAcquire } from '../../../../src/backends/flock.js';
@@ -175,12 +176,22 @@ describe('file backend purge', () => {
     const { base } = await store(d);
     const backend = new FileBackend({ type: 'file', base_path: base }, { logger: silentLogger });
     // The flag appears between the run scan and the purge of the batch.
-    const late: typeof backend = Object.assign(Object.create(backend) as FileBackend, {
-      purgeRuns: (...args: Parameters<FileBackend['purgeRuns']>) => {
+    const late: Backend = {
+      type: backend.type,
+      target: backend.target,
+      open: () => backend.open(),
+      close: () => backend.close(),
+      detectLayout: () => backend.detectLayout(),
+      acquireSweepLock: (ms) => backend.acquireSweepLock(ms),
+      countCandidates: (q) => backend.countCandidates(q),
+      candidates: (q) => backend.candidates(q),
+      children: (ids) => backend.children(ids),
+      housekeep: (r) => backend.housekeep(r),
+      purgeRuns: (batch, o) => {
         writeFileSync(join(base, 'runs', 'run_intr.cancel'), '2026-05-31T00:00:00+00:00');
-        return backend.purgeRuns(...args);
+        return backend.purgeRuns(batch, o);
       },
-    });
+    };
     const report = await sweep(late, options());
     expect(report.deleted).toMatchObject({ runs: 1, cancellationFlags: 1 });
     expect(readdirSync(join(base, 'runs'))).toEqual([]);
