@@ -52,9 +52,10 @@ export function resolveConfig(config: DynamodbConfig): ResolvedDynamodbConfig {
   return { table: config.table_name ?? DEFAULT_TABLE, region: config.region ?? DEFAULT_REGION, endpoint: config.endpoint_url };
 }
 
-/** Where a backend points, for logs and errors: table, region, endpoint; there is nothing secret in any of them. */
+/** Where a backend points, for logs and errors: table, region, endpoint (without any user:password@ part). */
 export function describeTarget(c: ResolvedDynamodbConfig): string {
-  return `dynamodb table ${c.table} in ${c.region}${c.endpoint ? ` at ${c.endpoint}` : ''}`;
+  const endpoint = c.endpoint?.replace(/^(https?:\/\/)[^/@]*@/i, '$1');
+  return `dynamodb table ${c.table} in ${c.region}${endpoint ? ` at ${endpoint}` : ''}`;
 }
 
 /**

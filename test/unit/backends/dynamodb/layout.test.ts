@@ -69,3 +69,13 @@ describe('DynamoDB dataset shapes', () => {
     expect(keys).toContain('STREAM_RUN#run_1 SIGNAL#00000001 run_1');
   });
 });
+
+describe('DynamoDB target', () => {
+  it("names table, region and endpoint with pyworkflow's defaults, never a user:password in the endpoint", async () => {
+    const { describeTarget, resolveConfig } = await import('../../../../src/backends/dynamodb/client.js');
+    expect(describeTarget(resolveConfig({ type: 'dynamodb' }))).toBe('dynamodb table pyworkflow in us-east-1');
+    expect(describeTarget(resolveConfig({ type: 'dynamodb', table_name: 't', region: 'eu-west-1', endpoint_url: 'https://u:p4ss@proxy:8000/x' }))).toBe(
+      'dynamodb table t in eu-west-1 at https://proxy:8000/x',
+    );
+  });
+});
