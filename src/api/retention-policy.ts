@@ -157,6 +157,36 @@ const JOB_TEMPLATE: Schema = {
         properties: { name: objectName('Name of the image pull Secret.') },
       },
     },
+    securityContext: {
+      type: 'object',
+      tsName: 'RunSecurityContext',
+      description:
+        'User and group ids of the run pods, so the run can write the pyworkflow files of a sqlite or file volume. ' +
+        'The pods always run as non-root with the RuntimeDefault seccomp profile, a read-only root filesystem and no capabilities.',
+      properties: {
+        runAsUser: { type: 'integer', format: 'int64', minimum: 1, maximum: 2147483647, description: 'User id of the run container (never 0). Default: 65532.' },
+        runAsGroup: { type: 'integer', format: 'int64', minimum: 0, maximum: 2147483647, description: 'Primary group id of the run container. Default: 65532.' },
+        fsGroup: {
+          type: 'integer',
+          format: 'int64',
+          minimum: 0,
+          maximum: 2147483647,
+          description: 'Group that owns the mounted volumes (the kubelet changes their group ownership). Default: none.',
+        },
+        fsGroupChangePolicy: {
+          type: 'string',
+          enum: ['OnRootMismatch', 'Always'],
+          description: 'When the kubelet changes volume ownership for fsGroup: OnRootMismatch (fast on large stores) or Always.',
+        },
+        supplementalGroups: {
+          type: 'array',
+          description: 'Extra group ids of the run container, e.g. the group of pyworkflow\'s data files.',
+          maxItems: 16,
+          'x-kubernetes-list-type': 'set',
+          items: { type: 'integer', format: 'int64', minimum: 0, maximum: 2147483647, description: 'A group id.' },
+        },
+      },
+    },
     priorityClassName: {
       type: 'string',
       description: 'PriorityClass of the run pods.',

@@ -2,9 +2,9 @@
 // schedule, the run's flags, the pod's restricted security settings, and the store's storage config,
 // Secret env and volumes (from the backend's own module through runPodStorage).
 
-import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
+import type { V1Container, V1PodSecurityContext, V1PodSpec } from '@kubernetes/client-node';
 import { API_GROUP_VERSION } from '../api/common.js';
-import type { RetentionPolicy, StorageBackend } from '../api/generated/types.js';
+import type { RetentionPolicy, RunSecurityContext, StorageBackend } from '../api/generated/types.js';
 import { runPodStorage } from '../backends/registry.js';
 import type { OwnerReference } from '../controller/resources.js';
 import { canonicalJson } from './canonical-json.js';
@@ -98,12 +98,7 @@ export function desiredCronJob({ policy, backend, runImage }: DesiredCronJobInpu
     restartPolicy: 'Never',
     // No API credentials in run pods unless the user asks for an identity (e.g. cloud IAM via IRSA).
     ...(serviceAccount ? { serviceAccountName: serviceAccount, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: RUN_USER,
-      runAsGroup: RUN_USER,
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: runPodSecurityContext(template.securityContext),
     ...(template.nodeSelector ? { nodeSelector: template.nodeSelector } : {}),
     ...(template.tolerations ? { tolerations: template.tolerations } : {}),
     ...(template.affinity ? { affinity: template.affinity } : {}),
@@ -156,4 +151,17 @@ export function desiredCronJob({ policy, backend, runImage }: DesiredCronJobInpu
 export function specHash(cronJob: CronJob): string {
   const { labels, ownerReferences } = cronJob.metadata;
   return shortHash(canonicalJson({ labels, ownerReferences, spec: cronJob.spec }), 16);
+}
+
+/** Restricted by construction; only the ids (and volume group) are the user's to choose. */
+function runPodSecurityContext(ids: RunSecurityContext | undefined): V1PodSecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser: ids?.runAsUser ?? RUN_USER,
+    runAsGroup: ids?.runAsGroup ?? RUN_USER,
+    ...(ids?.fsGroup !== undefined ? { fsGroup: ids.fsGroup } : {}),
+    ...(ids?.fsGroupChangePolicy !== undefined ? { fsGroupChangePolicy: ids.fsGroupChangePolicy } : {}),
+    ...(ids?.supplementalGroups !== undefined && ids.supplementalGroups.length > 0 ? { supplementalGroups: ids.supplementalGroups } : {}),
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
 }

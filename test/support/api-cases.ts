@@ -73,6 +73,7 @@ export const INVALID_CASES: readonly InvalidCase[] = [
   rp('job-template-reserved-label', { ...RP, jobTemplate: { podLabels: { 'retention.pyworkflow.io/policy': 'x' } } }, 'spec.jobTemplate.podLabels', 'set by the operator'),
   rp('job-template-bad-quantity', { ...RP, jobTemplate: { resources: { limits: { memory: 'lots' } } } }, 'spec.jobTemplate.resources.limits', 'should match'),
   rp('job-template-bad-operator', { ...RP, jobTemplate: { tolerations: [{ key: 'a', operator: 'Maybe' }] } }, 'spec.jobTemplate.tolerations[0].operator', 'Unsupported value'),
+  rp('job-template-root-user', { ...RP, jobTemplate: { securityContext: { runAsUser: 0 } } }, 'spec.jobTemplate.securityContext.runAsUser', 'greater than or equal to 1'),
   rp('job-template-bad-service-account', { ...RP, jobTemplate: { serviceAccountName: 'Not_Valid' } }, 'spec.jobTemplate.serviceAccountName', 'should match'),
 
   // StorageBackend: type and blocks

@@ -213,6 +213,20 @@ export interface LocalObjectReference {
   name: string;
 }
 
+/** User and group ids of the run pods, so the run can write the pyworkflow files of a sqlite or file volume. The pods always run as non-root with the RuntimeDefault seccomp profile, a read-only root filesystem and no capabilities. */
+export interface RunSecurityContext {
+  /** User id of the run container (never 0). Default: 65532. */
+  runAsUser?: number;
+  /** Primary group id of the run container. Default: 65532. */
+  runAsGroup?: number;
+  /** Group that owns the mounted volumes (the kubelet changes their group ownership). Default: none. */
+  fsGroup?: number;
+  /** When the kubelet changes volume ownership for fsGroup: OnRootMismatch (fast on large stores) or Always. */
+  fsGroupChangePolicy?: "OnRootMismatch" | "Always";
+  /** Extra group ids of the run container, e.g. the group of pyworkflow's data files. */
+  supplementalGroups?: Array<number>;
+}
+
 /** Settings for the run pods (the CronJob's pod template). Everything else in the pod is fixed by the operator. */
 export interface RunJobTemplate {
   /** Image of the run container. Default: the operator's run image (the same image as the controller). */
@@ -233,6 +247,8 @@ export interface RunJobTemplate {
   serviceAccountName?: string;
   /** Secrets for pulling the run image from a private registry. */
   imagePullSecrets?: Array<LocalObjectReference>;
+  /** User and group ids of the run pods, so the run can write the pyworkflow files of a sqlite or file volume. The pods always run as non-root with the RuntimeDefault seccomp profile, a read-only root filesystem and no capabilities. */
+  securityContext?: RunSecurityContext;
   /** PriorityClass of the run pods. */
   priorityClassName?: string;
 }

@@ -59,6 +59,18 @@ describe('desiredCronJob', () => {
     expect(c.volumeMounts).toEqual([{ name: 'data', mountPath: '/data' }, { name: 'tmp', mountPath: '/tmp' }]);
   });
 
+  it('user and group ids from jobTemplate.securityContext, still restricted', () => {
+    const pod = desiredCronJob({
+      policy: validPolicy({ jobTemplate: { securityContext: { runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000, fsGroupChangePolicy: 'OnRootMismatch', supplementalGroups: [3000] } } }),
+      backend: sqlite,
+      runImage: image,
+    }).spec.jobTemplate.spec!.template.spec!;
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000, fsGroupChangePolicy: 'OnRootMismatch', supplementalGroups: [3000],
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+  });
+
   it('the service-account token only for a service account the user names', () => {
     const pod = desiredCronJob({ policy: validPolicy({ jobTemplate: { serviceAccountName: 'irsa' } }), backend: sqlite, runImage: image }).spec.jobTemplate.spec!.template.spec!;
     expect(pod).toMatchObject({ serviceAccountName: 'irsa', automountServiceAccountToken: true });
