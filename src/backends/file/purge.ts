@@ -12,8 +12,8 @@ import type { FlockHandle } from '../flock.js';
 import type { FilePaths } from './layout.js';
 import type { Locker } from './locker.js';
 import { cancelLock, checkpointLock, eventsLock, hookLock, runLock, TOKEN_INDEX_LOCK } from './locks.js';
-import { countEventLines, removeFile } from './removal.js';
-import type { RunDataIndex } from './run-data-index.js';
+import { countEventLines, forEachConcurrently, removeFileAsync } from './removal.js';
+import type { HookFile, RunDataIndex } from './run-data-index.js';
 import { readRunFile } from './run-file.js';
 import type { RunSnapshot } from './run-snapshot.js';
 import type { TokenIndexFile } from './token-index.js';
@@ -28,6 +28,9 @@ export interface PurgeContext {
 }
 
 type Counts = Pick<KindCounts, 'runs' | 'events' | 'steps' | 'hooks' | 'cancellationFlags' | 'checkpoints'>;
+
+/** Runs (or hooks) worked on at once: their file deletions overlap, see removeFileAsync. */
+const CONCURRENCY = 16;
 
 export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
   const counts: Counts = { runs: 0, events: 0, steps: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0 };
@@ -47,31 +50,37 @@ export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: b
     // A run whose dependents could not all be locked keeps its run file, and so do its ancestors:
     // a parent never goes before its child.
     const stuck = new Set<string>();
-    for (const run of confirmed) {
+    await forEachConcurrently(confirmed, CONCURRENCY, async (run) => {
       if (!(await purgeOwnFiles(ctx, run, counts, dryRun))) stuck.add(run.runId);
-    }
+    });
     if (!(await purgeHooksAndTokens(ctx, confirmed.filter((r) => !stuck.has(r.runId)), counts, dryRun))) {
       for (const r of confirmed) stuck.add(r.runId);
     }
 
+    // Run files last, in waves: a run's file goes only after the files of all its children in the batch.
     const purgedRunIds: string[] = [];
-    for (const run of confirmed) {
-      if (stuck.has(run.runId)) {
+    for (const wave of childrenFirstWaves(confirmed)) {
+      const ready = wave.filter((run) => {
+        if (!stuck.has(run.runId)) return true;
         if (run.parentRunId !== null) stuck.add(run.parentRunId);
-        continue;
-      }
-      const lock = runLocks.get(run.runId)!;
-      runLocks.delete(run.runId);
-      if (removeFile(ctx.paths.runFile(run.runId), dryRun)) {
-        counts.runs += 1;
-        purgedRunIds.push(run.runId);
-      }
-      if (dryRun) {
-        lock.release();
-      } else {
-        lock.removeAndRelease(); // the run file is gone: nothing is left for this lock to protect
-        ctx.snapshot.forget(run.runId);
-        ctx.index.forget(run.runId);
+        return false;
+      });
+      await forEachConcurrently(ready, CONCURRENCY, async (run) => {
+        if (await removeFileAsync(ctx.paths.runFile(run.runId), dryRun)) {
+          counts.runs += 1;
+          purgedRunIds.push(run.runId);
+        }
+      });
+      for (const run of ready) {
+        const lock = runLocks.get(run.runId)!;
+        runLocks.delete(run.runId);
+        if (dryRun) {
+          lock.release();
+        } else {
+          lock.removeAndRelease(); // the run file is gone: nothing is left for this lock to protect
+          ctx.snapshot.forget(run.runId);
+          ctx.index.forget(run.runId);
+        }
       }
     }
     if (stuck.size > 0) ctx.logger.warn('runs left for the next sweep: a lock on their files stayed taken', { runs: [...stuck].slice(0, 20) });
@@ -117,17 +126,17 @@ async function purgeOwnFiles(ctx: PurgeContext, run: RunState, counts: Counts, d
   const { runId } = run;
   const files = ctx.index.of(runId);
   for (const key of files.checkpoints) {
-    const removed = await underLock(ctx, checkpointLock(key), dryRun, () => removeFile(join(paths.checkpoints, `${key}.json`), dryRun));
+    const removed = await underLock(ctx, checkpointLock(key), dryRun, () => removeFileAsync(join(paths.checkpoints, `${key}.json`), dryRun));
     if (removed === null) return false;
     if (removed) counts.checkpoints += 1;
   }
   for (const name of files.steps) {
-    if (removeFile(join(paths.steps, name), dryRun)) counts.steps += 1; // pyworkflow takes no lock for steps
+    if (await removeFileAsync(join(paths.steps, name), dryRun)) counts.steps += 1; // pyworkflow takes no lock for steps
   }
   const eventsFile = paths.eventsFile(runId);
-  const events = await underLock(ctx, eventsLock(runId), dryRun, () => {
+  const events = await underLock(ctx, eventsLock(runId), dryRun, async () => {
     const lines = countEventLines(eventsFile);
-    return removeFile(eventsFile, dryRun) ? lines : 0;
+    return (await removeFileAsync(eventsFile, dryRun)) ? lines : 0;
   });
   if (events === null) return false;
   counts.events += events;
@@ -136,7 +145,7 @@ async function purgeOwnFiles(ctx: PurgeContext, run: RunState, counts: Counts, d
   // can only come from cancel_workflow, which refuses finished runs but not `interrupted` ones.
   const flagged = ctx.snapshot.hasCancelFlag(runId) || ctx.index.hasLockFile(cancelLock(runId)) || (run.status === 'interrupted' && existsSync(cancelFile));
   if (flagged) {
-    const removed = await underLock(ctx, cancelLock(runId), dryRun, () => removeFile(cancelFile, dryRun));
+    const removed = await underLock(ctx, cancelLock(runId), dryRun, () => removeFileAsync(cancelFile, dryRun));
     if (removed === null) return false;
     if (removed) counts.cancellationFlags += 1;
   }
@@ -148,12 +157,12 @@ async function purgeOwnFiles(ctx: PurgeContext, run: RunState, counts: Counts, d
  * unlinking while holding it is the one safe moment (see FlockHandle.removeAndRelease). null when the
  * lock could not be taken. A dry run only reads, and takes no lock, so it creates no lock file either.
  */
-async function underLock<T>(ctx: PurgeContext, name: string, dryRun: boolean, work: () => T): Promise<T | null> {
+async function underLock<T>(ctx: PurgeContext, name: string, dryRun: boolean, work: () => Promise<T>): Promise<T | null> {
   if (dryRun) return work();
   const lock = await ctx.locker.take(name);
   if (!lock) return null;
   try {
-    const result = work();
+    const result = await work();
     lock.removeAndRelease();
     return result;
   } finally {
@@ -167,9 +176,10 @@ async function underLock<T>(ctx: PurgeContext, name: string, dryRun: boolean, wo
  * rewritten once per batch. False when a lock could not be had.
  */
 async function purgeHooksAndTokens(ctx: PurgeContext, runs: readonly RunState[], counts: Counts, dryRun: boolean): Promise<boolean> {
+  const hooks = runs.flatMap((run) => ctx.index.of(run.runId).hooks);
   if (runs.length === 0 || dryRun) {
     // Nothing to rewrite in a dry run, and tokens are index rows, never counted: only the hook files matter.
-    for (const run of runs) for (const hook of ctx.index.of(run.runId).hooks) if (removeFile(join(ctx.paths.hooks, hook.name), true)) counts.hooks += 1;
+    for (const hook of hooks) if (await removeFileAsync(join(ctx.paths.hooks, hook.name), true)) counts.hooks += 1;
     return true;
   }
   const indexLock = await ctx.locker.take(TOKEN_INDEX_LOCK);
@@ -178,20 +188,25 @@ async function purgeHooksAndTokens(ctx: PurgeContext, runs: readonly RunState[],
     return false;
   }
   try {
-    const legacyTokens = new Set<string>();
-    for (const run of runs) {
-      for (const hook of ctx.index.of(run.runId).hooks) {
-        // The hook lock is shared by every run with this hook id: taken briefly, never removed.
-        const lock = await ctx.locker.take(hookLock(hook.hookId));
-        if (!lock) return false;
-        try {
-          if (removeFile(join(ctx.paths.hooks, hook.name), false)) counts.hooks += 1;
-        } finally {
-          lock.release();
-        }
-        if (hook.legacyToken !== null) legacyTokens.add(hook.legacyToken);
+    // The hook lock is shared by every run whose hook has the same id: one task per lock name, so a
+    // name is never taken twice at once; each is taken briefly and never removed.
+    const byLock = new Map<string, HookFile[]>();
+    for (const hook of hooks) byLock.set(hookLock(hook.hookId), [...(byLock.get(hookLock(hook.hookId)) ?? []), hook]);
+    let locked = true;
+    await forEachConcurrently([...byLock], CONCURRENCY, async ([name, group]) => {
+      const lock = await ctx.locker.take(name);
+      if (!lock) {
+        locked = false;
+        return;
       }
-    }
+      try {
+        for (const hook of group) if (await removeFileAsync(join(ctx.paths.hooks, hook.name), false)) counts.hooks += 1;
+      } finally {
+        lock.release();
+      }
+    });
+    if (!locked) return false;
+    const legacyTokens = new Set(hooks.flatMap((h) => (h.legacyToken === null ? [] : [h.legacyToken])));
     const result = ctx.tokenIndex.removeRunTokens(new Set(runs.map((r) => r.runId)), legacyTokens);
     if (result.kind === 'unreadable') {
       ctx.logger.warn('_token_index.json cannot be parsed; its tokens are left in place', { reason: result.reason });
@@ -202,4 +217,17 @@ async function purgeHooksAndTokens(ctx: PurgeContext, runs: readonly RunState[],
   } finally {
     indexLock.release();
   }
+}
+
+/** The batch (children before parents) in waves: leaves first, then runs whose batch children are all in earlier waves. */
+function childrenFirstWaves(runs: readonly RunState[]): RunState[][] {
+  const height = new Map<string, number>();
+  for (const run of runs) {
+    // Children come first, so every child's height is known when its parent is reached.
+    if (!height.has(run.runId)) height.set(run.runId, 0);
+    if (run.parentRunId !== null) height.set(run.parentRunId, Math.max(height.get(run.parentRunId) ?? 0, height.get(run.runId)! + 1));
+  }
+  const waves: RunState[][] = [];
+  for (const run of runs) (waves[height.get(run.runId)!] ??= []).push(run);
+  return waves.filter((w) => w !== undefined);
 }
