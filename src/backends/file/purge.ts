@@ -220,7 +220,7 @@ async function purgeHooksAndTokens(ctx: PurgeContext, runs: readonly RunState[],
 }
 
 /** The batch (children before parents) in waves: leaves first, then runs whose batch children are all in earlier waves. */
-function childrenFirstWaves(runs: readonly RunState[]): RunState[][] {
+export function childrenFirstWaves(runs: readonly RunState[]): RunState[][] {
   const height = new Map<string, number>();
   for (const run of runs) {
     // Children come first, so every child's height is known when its parent is reached.
