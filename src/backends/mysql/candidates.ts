@@ -56,6 +56,8 @@ export async function countCandidates(conn: mysql.Connection, query: CandidateQu
 
 export async function childrenOf(conn: mysql.Connection, layout: MysqlLayout, parentRunIds: readonly string[]): Promise<RunRow[]> {
   if (!layout.hasParentColumn || parentRunIds.length === 0) return [];
-  const [rows] = await conn.query<RunRow[]>(`SELECT ${runColumns(layout)} FROM workflow_runs WHERE parent_run_id IN (?)`, [[...parentRunIds]]);
+  // Most runs have no parent: InnoDB's statistics count the NULLs as one huge key group, and with more
+  // ids than eq_range_index_dive_limit the optimizer would scan the table instead of idx_runs_parent_run_id.
+  const [rows] = await conn.query<RunRow[]>(`SELECT ${runColumns(layout)} FROM workflow_runs ${layout.parentIndexHint} WHERE parent_run_id IN (?)`, [[...parentRunIds]]);
   return rows;
 }

@@ -16,6 +16,8 @@ export interface MysqlLayout extends StoreLayout {
   tables: ReadonlySet<string>;
   columns: ReadonlyMap<string, ReadonlySet<string>>;
   hasParentColumn: boolean;
+  /** Index hints name only indexes that exist: `FORCE INDEX (...)` text, or ''. */
+  parentIndexHint: string;
 }
 
 const REQUIRED: Record<string, readonly string[]> = {
@@ -68,7 +70,7 @@ export async function detectMysqlLayout(conn: mysql.Connection, target: string, 
     if (version === 'pre-versioning') throw unknown('no pyworkflow tables (schema_versions, workflow_runs) in the database; check the database name');
     // schema_versions without workflow_runs: what every release from 0.2.4 leaves in an empty
     // database (H7). No run can exist: nothing to purge.
-    return { schemaVersion: version, empty: true, tables, columns, hasParentColumn: false, details };
+    return { schemaVersion: version, empty: true, tables, columns, hasParentColumn: false, parentIndexHint: '', details };
   }
   if (version === 'pre-versioning' && !tables.has('events')) throw unknown('workflow_runs without events and without schema_versions');
   for (const [table, needed] of Object.entries(REQUIRED)) {
@@ -81,12 +83,16 @@ export async function detectMysqlLayout(conn: mysql.Connection, target: string, 
     }
     throw unknown(`${table} lacks column(s) ${missing.join(', ')}`);
   }
+  const [indexRows] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'workflow_runs' AND INDEX_NAME = 'idx_runs_parent_run_id' LIMIT 1",
+  );
   return {
     schemaVersion: version,
     empty: false,
     tables,
     columns,
     hasParentColumn: columns.get('workflow_runs')!.has('parent_run_id'),
+    parentIndexHint: indexRows.length > 0 ? 'FORCE INDEX (idx_runs_parent_run_id)' : '',
     details: { ...details, checkpoints: tables.has('checkpoints'), streams: tables.has('signals'), schedules: tables.has('schedules') },
   };
 }

@@ -34,8 +34,11 @@ export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: b
     );
     let outside: Pick<RunState, 'runId' | 'parentRunId'>[] = [];
     if (layout.hasParentColumn) {
-      const [o] = await conn.query<mysql.RowDataPacket[]>('SELECT run_id, parent_run_id FROM workflow_runs WHERE parent_run_id IN (?) AND run_id NOT IN (?)', [ids, ids]);
-      outside = o.map((r) => ({ runId: String(r.run_id), parentRunId: String(r.parent_run_id) }));
+      // Children of the batch, minus the batch itself in JS: a NOT IN list makes the optimizer give up
+      // the clean range over idx_runs_parent_run_id.
+      const [o] = await conn.query<mysql.RowDataPacket[]>(`SELECT run_id, parent_run_id FROM workflow_runs ${layout.parentIndexHint} WHERE parent_run_id IN (?)`, [ids]);
+      const inBatch = new Set(ids);
+      outside = o.filter((r) => !inBatch.has(String(r.run_id))).map((r) => ({ runId: String(r.run_id), parentRunId: String(r.parent_run_id) }));
     }
     const confirmed = batch.confirm(rows.map(toRunState), outside);
     if (confirmed.length === 0) return { counts: {}, purgedRunIds: [] };

@@ -2,13 +2,15 @@
 // rows and re-read them (H15), find children outside the batch, let the engine confirm, then delete
 // checkpoints by exact key prefix (H9), events, steps, hooks, cancellation flags and finally the run
 // rows, counting exact affected rows. Every statement names its rows by literal id arrays
-// (`= ANY($1)`), so Citus routes each one (H23); statements after the lock go out pipelined.
+// (`= ANY($1)`), so Citus routes each one (H23). Statements go out pipelined: one round trip for the
+// reads, one for all deletes and the commit.
 
 import type pg from 'pg';
 import type { KindCounts } from '../../engine/records.js';
 import type { Logger } from '../../log.js';
 import type { PurgeBatch, PurgeResult, RunState } from '../backend.js';
 import { runColumns, toRunState, type RunRow } from './candidates.js';
+import { densityProbe, eventCheckpointKeys, isDense, rangeStatements, rootIds } from './checkpoints.js';
 import type { PerRunTable, PostgresLayout } from './layout.js';
 import { inTransaction } from './transaction.js';
 
@@ -20,61 +22,12 @@ const KIND_OF: Record<PerRunTable | 'workflow_runs', keyof KindCounts> = {
   workflow_runs: 'runs',
 };
 
-/** Runs per checkpoint statement: one index range each, OR-ed; small enough to plan in well under a millisecond. */
-const CHECKPOINT_RANGES_PER_STATEMENT = 100;
-
 export interface PurgeContext {
   client: pg.Client;
   layout: PostgresLayout;
   /** Citus takes row locks only in single-shard (router) statements: lock run by run. */
   citus: boolean;
   logger: Logger;
-}
-
-export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
-  const ids = [...new Set(batch.runs.map((r) => r.runId))].sort();
-  return inTransaction(ctx.client, { what: `purge ${ids.length} runs`, readOnly: dryRun, logger: ctx.logger }, async () => {
-    const [current, outside] = await readBatch(ctx, ids, !dryRun);
-    const confirmed = batch.confirm(current, outside);
-    if (confirmed.length === 0) return { counts: {}, purgedRunIds: [] };
-    const doomed = confirmed.map((r) => r.runId);
-    const counts = dryRun ? await countRelated(ctx, doomed) : await deleteRelated(ctx, doomed);
-    return { counts, purgedRunIds: doomed };
-  });
-}
-
-/** The batch's runs as they are now (locked FOR UPDATE unless counting), and their children outside it. */
-async function readBatch(ctx: PurgeContext, ids: string[], lock: boolean): Promise<[RunState[], Pick<RunState, 'runId' | 'parentRunId'>[]]> {
-  const { client, layout } = ctx;
-  const cols = runColumns(layout);
-  let reads: Promise<RunRow[]>[];
-  if (lock && ctx.citus) {
-    // In id order, so two lockers (ours and a pyworkflow writer) never wait on each other in a cycle.
-    reads = ids.map((id) =>
-      client.query<RunRow>({ name: `pywr-lock-one-${layout.hasParentColumn}`, text: `SELECT ${cols} FROM workflow_runs WHERE run_id = $1 FOR UPDATE`, values: [id] }).then((r) => r.rows),
-    );
-  } else {
-    reads = [
-      client
-        .query<RunRow>({
-          name: `pywr-read-batch-${lock}-${layout.hasParentColumn}`,
-          text: `SELECT ${cols} FROM workflow_runs WHERE run_id = ANY($1::text[]) ORDER BY run_id${lock ? ' FOR UPDATE' : ''}`,
-          values: [ids],
-        })
-        .then((r) => r.rows),
-    ];
-  }
-  const outsideRead = layout.hasParentColumn
-    ? client
-        .query<{ run_id: string; parent_run_id: string }>({
-          name: 'pywr-outside-children',
-          text: 'SELECT run_id, parent_run_id FROM workflow_runs WHERE parent_run_id = ANY($1::text[]) AND NOT (run_id = ANY($1::text[]))',
-          values: [ids],
-        })
-        .then((r) => r.rows)
-    : Promise.resolve([]);
-  const [rows, outsideRows] = await settleInOrder([Promise.all(reads).then((parts) => parts.flat()), outsideRead]);
-  return [rows.map(toRunState), outsideRows.map((r) => ({ runId: r.run_id, parentRunId: r.parent_run_id }))];
 }
 
 interface Statement {
@@ -84,31 +37,59 @@ interface Statement {
   values: unknown[];
 }
 
-/** Deletes per kind, dependents first and run rows last, pipelined; counts are the rows each statement removed. */
-async function deleteRelated(ctx: PurgeContext, doomed: string[]): Promise<Partial<KindCounts>> {
-  const statements = [...(await checkpointStatements(ctx, doomed, 'DELETE FROM')), ...perRunStatements(ctx, doomed, 'DELETE FROM')];
-  const results = await settleInOrder(statements.map((s) => ctx.client.query(s.name ? { name: s.name, text: s.text, values: s.values } : { text: s.text, values: s.values })));
-  const counts: Partial<KindCounts> = {};
-  results.forEach((r, i) => {
-    const kind = statements[i]!.kind;
-    counts[kind] = (counts[kind] ?? 0) + (r.rowCount ?? 0);
+export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
+  const ids = [...new Set(batch.runs.map((r) => r.runId))].sort();
+  const probeRoots = ctx.layout.tables.has('checkpoints') && ctx.layout.checkpointMatch === 'range' ? rootIds(batch.runs) : [];
+  return inTransaction(ctx.client, { what: `purge ${ids.length} runs`, readOnly: dryRun, logger: ctx.logger }, async () => {
+    const [current, outside, stretch] = await settleInOrder([
+      readRuns(ctx, ids, !dryRun),
+      readOutsideChildren(ctx, ids),
+      densityProbe(ctx.client, probeRoots),
+    ] as const);
+    const confirmed = batch.confirm(current, outside);
+    if (confirmed.length === 0) return { counts: {}, purgedRunIds: [] };
+    const verb = dryRun ? 'SELECT count(*) AS n FROM' : 'DELETE FROM';
+    const statements = [...(await checkpointStatements(ctx, verb, confirmed, isDense(stretch, probeRoots.length))), ...perRunStatements(ctx, verb, confirmed)];
+    const results = await settleInOrder(statements.map((s) => ctx.client.query<{ n?: string }>(s.name ? { name: s.name, text: s.text, values: s.values } : { text: s.text, values: s.values })));
+    const counts: Partial<KindCounts> = {};
+    results.forEach((r, i) => {
+      const kind = statements[i]!.kind;
+      counts[kind] = (counts[kind] ?? 0) + (dryRun ? Number(r.rows[0]?.n ?? 0) : (r.rowCount ?? 0));
+    });
+    return { counts, purgedRunIds: confirmed.map((r) => r.runId) };
   });
-  return counts;
 }
 
-/** The same predicates as deleteRelated, counted (a dry run's snapshot sees exactly what a purge would delete). */
-async function countRelated(ctx: PurgeContext, doomed: string[]): Promise<Partial<KindCounts>> {
-  const statements = [...(await checkpointStatements(ctx, doomed, 'SELECT count(*) AS n FROM')), ...perRunStatements(ctx, doomed, 'SELECT count(*) AS n FROM')];
-  const results = await settleInOrder(statements.map((s) => ctx.client.query<{ n: string }>({ text: s.text, values: s.values })));
-  const counts: Partial<KindCounts> = {};
-  results.forEach((r, i) => {
-    const kind = statements[i]!.kind;
-    counts[kind] = (counts[kind] ?? 0) + Number(r.rows[0]?.n ?? 0);
+/** The batch's runs as they are now, locked FOR UPDATE unless counting; in id order, so lockers never deadlock on each other. */
+async function readRuns(ctx: PurgeContext, ids: string[], lock: boolean): Promise<RunState[]> {
+  const { client, layout } = ctx;
+  const cols = runColumns(layout);
+  if (lock && ctx.citus) {
+    const reads = ids.map((id) =>
+      client.query<RunRow>({ name: `pywr-lock-one-${layout.hasParentColumn}`, text: `SELECT ${cols} FROM workflow_runs WHERE run_id = $1 FOR UPDATE`, values: [id] }),
+    );
+    return (await settleInOrder(reads)).flatMap((r) => r.rows.map(toRunState));
+  }
+  const res = await client.query<RunRow>({
+    name: `pywr-read-batch-${lock}-${layout.hasParentColumn}`,
+    text: `SELECT ${cols} FROM workflow_runs WHERE run_id = ANY($1::text[]) ORDER BY run_id${lock ? ' FOR UPDATE' : ''}`,
+    values: [ids],
   });
-  return counts;
+  return res.rows.map(toRunState);
 }
 
-function perRunStatements(ctx: PurgeContext, doomed: string[], verb: string): Statement[] {
+async function readOutsideChildren(ctx: PurgeContext, ids: string[]): Promise<Pick<RunState, 'runId' | 'parentRunId'>[]> {
+  if (!ctx.layout.hasParentColumn) return [];
+  const res = await ctx.client.query<{ run_id: string; parent_run_id: string }>({
+    name: 'pywr-outside-children',
+    text: 'SELECT run_id, parent_run_id FROM workflow_runs WHERE parent_run_id = ANY($1::text[]) AND NOT (run_id = ANY($1::text[]))',
+    values: [ids],
+  });
+  return res.rows.map((r) => ({ runId: r.run_id, parentRunId: r.parent_run_id }));
+}
+
+function perRunStatements(ctx: PurgeContext, verb: string, confirmed: readonly RunState[]): Statement[] {
+  const doomed = confirmed.map((r) => r.runId);
   const out: Statement[] = [];
   for (const table of ['events', 'steps', 'hooks', 'cancellation_flags', 'workflow_runs'] as const) {
     if (!ctx.layout.tables.has(table)) continue;
@@ -120,44 +101,11 @@ function perRunStatements(ctx: PurgeContext, doomed: string[], verb: string): St
   return out;
 }
 
-async function checkpointStatements(ctx: PurgeContext, doomed: string[], verb: string): Promise<Statement[]> {
+async function checkpointStatements(ctx: PurgeContext, verb: string, confirmed: readonly RunState[], denseRoots: boolean): Promise<Statement[]> {
   if (!ctx.layout.tables.has('checkpoints')) return [];
-  if (ctx.layout.checkpointMatch === 'range') {
-    // Exact prefix `{run_id}:` as the primary-key range [R:, R;) — ';' is the code point after ':'.
-    // Never LIKE: its '_' wildcard would match other runs' keys (H9).
-    const out: Statement[] = [];
-    for (let i = 0; i < doomed.length; i += CHECKPOINT_RANGES_PER_STATEMENT) {
-      const chunk = doomed.slice(i, i + CHECKPOINT_RANGES_PER_STATEMENT);
-      const values: string[] = [];
-      const ranges = chunk.map((id) => {
-        values.push(`${id}:`, `${id};`);
-        return `(step_run_id >= $${values.length - 1} AND step_run_id < $${values.length})`;
-      });
-      out.push({ kind: 'checkpoints', text: `${verb} checkpoints WHERE ${ranges.join(' OR ')}`, values });
-    }
-    return out;
-  }
-  const keys = await eventCheckpointKeys(ctx, doomed);
+  if (ctx.layout.checkpointMatch === 'range') return rangeStatements(verb, confirmed, denseRoots).map((s) => ({ kind: 'checkpoints', ...s }));
+  const keys = await eventCheckpointKeys(ctx.client, ctx.layout, confirmed.map((r) => r.runId));
   return keys.length === 0 ? [] : [{ kind: 'checkpoints', text: `${verb} checkpoints WHERE step_run_id = ANY($1::text[])`, values: [keys] }];
-}
-
-/**
- * `{run_id}:{step_id}` for every step id the runs' events and step records name: the keys pyworkflow's
- * @step checkpoints use. Only needed where the collation keeps no prefix contiguous (see layout.ts).
- */
-async function eventCheckpointKeys(ctx: PurgeContext, doomed: string[]): Promise<string[]> {
-  const { layout } = ctx;
-  const parts: string[] = [];
-  if (layout.tables.has('events')) {
-    const stepId = layout.columns.get('events')?.has('step_id')
-      ? `COALESCE(step_id, substring(data from '"step_id"\\s*:\\s*"([^"]+)"'))`
-      : `substring(data from '"step_id"\\s*:\\s*"([^"]+)"')`;
-    parts.push(`SELECT run_id || ':' || ${stepId} AS k FROM events WHERE run_id = ANY($1::text[])`);
-  }
-  if (layout.tables.has('steps')) parts.push(`SELECT run_id || ':' || step_id AS k FROM steps WHERE run_id = ANY($1::text[])`);
-  if (parts.length === 0) return [];
-  const res = await ctx.client.query<{ k: string | null }>(`SELECT DISTINCT k FROM (${parts.join(' UNION ALL ')}) x WHERE k IS NOT NULL`, [doomed]);
-  return res.rows.map((r) => r.k!);
 }
 
 /** Awaits pipelined queries and rethrows the first failure in send order (later ones only echo it). */
