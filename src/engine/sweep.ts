@@ -48,6 +48,10 @@ export async function sweep(backend: Backend, options: SweepOptions): Promise<Sw
     throw new RetentionError('INVALID_INPUT', `batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`, { exitCode: 2 });
   }
   if (options.statuses.length === 0) throw new RetentionError('INVALID_INPUT', 'no statuses selected', { exitCode: 2 });
+  // Asked-for work that a backend cannot do is refused up front, never silently skipped.
+  if (options.orphanCutoff && !backend.sweepOrphans) {
+    throw new RetentionError('INVALID_INPUT', `--orphans is not supported for ${backend.type} stores by this release; nothing was deleted`, { exitCode: 2 });
+  }
 
   const deleted = zeroCounts();
   const state = { schemaVersion: '', keptForChildren: 0, runsSeen: 0, runsExpected: 0 };

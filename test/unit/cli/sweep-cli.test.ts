@@ -102,6 +102,14 @@ describe('pyworkflow-retention sweep (sqlite)', () => {
     }
   });
 
+  it('refuses --orphans where the backend has no orphan sweep, deleting nothing', async () => {
+    const before = await store.dump();
+    const r = runCli(['sweep', '--storage', JSON.stringify({ type: 'reference-memory' }), '--retention-days', '30', '--orphans']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--orphans is not supported for reference-memory stores/);
+    expect(await store.dump()).toEqual(before);
+  });
+
   it('exits 2 for an unknown command or flag', () => {
     expect(runCli(['purge']).code).toBe(2);
     const r = runCli(['sweep', '--storage', storage(), '--retention-days', '3', '--frobnicate']);
