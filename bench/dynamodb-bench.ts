@@ -3,8 +3,11 @@
 // hooks, hook tokens and checkpoints, deletes parents of kept children, and never housekeeps).
 // Usage: node dist/bench/dynamodb-bench.js [--runs 5000] [--events 4] [--purgeable 0.6] [--endpoint URL] [--region R] [--keep]
 // Credentials come from the SDK chain as in a sweep (for the test server: `set -a; . .test-env/env; set +a`).
-// Against moto, wall time mostly measures moto (every GSI query scans the whole table in Python);
-// the request counts are what carries over to DynamoDB.
+// Against moto, wall time mostly measures moto (every GSI query scans the whole table in Python, so
+// the sweep's per-run index queries grow with table size: keep --runs at 1000 or less there); the
+// request counts are what carries over to DynamoDB. Measured on moto 5.2.5, 2 busy cores, 1000 runs:
+// pyworkflow 153 s leaving 241 hooks, 241 tokens, 455 checkpoints orphaned and 45 children without
+// their parent; ours 392 s, nothing orphaned, 50 parents kept, 10.2 requests per purged run.
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -101,6 +104,12 @@ async function main(): Promise<void> {
   const stamp = Date.now().toString(36);
   const ours = `pywr-bench-ours-${stamp}`;
   const theirs = `pywr-bench-pyworkflow-${stamp}`;
+  // An interrupted benchmark still drops its two tables.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void Promise.allSettled([ours, theirs].map((table) => api.deleteTable({ TableName: table }))).then(() => process.exit(130));
+    });
+  }
   let t = Date.now();
   for (const table of [ours, theirs]) {
     await createPyworkflowTable(api, table);

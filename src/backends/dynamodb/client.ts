@@ -73,7 +73,9 @@ export function createDynamoApi(c: ResolvedDynamodbConfig): DynamoApi {
     ...(c.endpoint ? { endpoint: c.endpoint } : {}),
     maxAttempts: 8,
     retryMode: 'standard',
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+    // A DynamoDB response is at most 1 MB: a request still open after a minute is hung, and the SDK
+    // retries a thrown TimeoutError (without throwOnRequestTimeout it would only print a warning).
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000, throwOnRequestTimeout: true },
   });
   return {
     describeTable: (i) => client.send(new DescribeTableCommand(i)),
