@@ -9,4 +9,8 @@ describe('mysql backend (MariaDB 10.11)', () => {
   it('purges exactly what the oracle predicts, leaves every other row byte-identical, and a dry run predicts it', async () => {
     await fc.assert(fc.asyncProperty(sweepScenario, (s) => checkSweepScenario(mysqlFixture(), s)), { numRuns: 40 });
   });
+
+  it('gives the same result when a tiny transaction budget splits every batch into chunks of 10 runs', async () => {
+    await fc.assert(fc.asyncProperty(sweepScenario, (s) => checkSweepScenario(mysqlFixture({ storage: { transaction_budget_ms: 1 } }), s)), { numRuns: 15 });
+  });
 });

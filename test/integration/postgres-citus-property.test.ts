@@ -9,6 +9,10 @@ import { postgresFixture } from '../support/stores/postgres-store.js';
 
 describe('citus backend on a Citus-shaped schema (plain PostgreSQL 15)', () => {
   it('purges exactly what the oracle predicts on the layout without foreign keys', async () => {
-    await fc.assert(fc.asyncProperty(sweepScenario, (s) => checkSweepScenario(postgresFixture({ type: 'citus' }), s)), { numRuns: 40 });
+    await fc.assert(fc.asyncProperty(sweepScenario, (s) => checkSweepScenario(postgresFixture({ type: 'citus' }), s)), { numRuns: 30 });
+  });
+
+  it('gives the same result when a tiny transaction budget splits every batch into chunks of 10 runs', async () => {
+    await fc.assert(fc.asyncProperty(sweepScenario, (s) => checkSweepScenario(postgresFixture({ type: 'citus', storage: { transaction_budget_ms: 1 } }), s)), { numRuns: 15 });
   });
 });

@@ -18,6 +18,8 @@ export interface MysqlConfig {
   statement_timeout_ms?: number;
   lock_timeout_ms?: number;
   connect_timeout_ms?: number;
+  /** Target time of one purge transaction (ms); a batch that would take longer is split. Ours. */
+  transaction_budget_ms?: number;
 }
 
 export const mysqlConfigSchema: JSONSchemaType<MysqlConfig> = {
@@ -37,6 +39,7 @@ export const mysqlConfigSchema: JSONSchemaType<MysqlConfig> = {
     statement_timeout_ms: { type: 'integer', minimum: 1, maximum: 3600000, nullable: true },
     lock_timeout_ms: { type: 'integer', minimum: 1, maximum: 3600000, nullable: true },
     connect_timeout_ms: { type: 'integer', minimum: 1, maximum: 600000, nullable: true },
+    transaction_budget_ms: { type: 'integer', minimum: 1, maximum: 600000, nullable: true },
   },
   required: ['type'],
   additionalProperties: false,

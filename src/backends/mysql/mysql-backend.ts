@@ -1,7 +1,7 @@
 // The `mysql` backend (MariaDB 10.11 and MySQL 8): pyworkflow's MySQL layout through mysql2. One
-// session does the work (candidate pages, children, one short InnoDB transaction per batch), a second
-// holds the sweep lock (GET_LOCK). pyworkflow's own MySQL retention never ran (H6); this one deletes
-// children's run rows before their parents' because InnoDB checks the parent key row by row (H5).
+// session does the work (candidate pages, children, short InnoDB transactions under a time budget),
+// a second holds the sweep lock (GET_LOCK). pyworkflow's own MySQL retention never ran (H6); this
+// one deletes children's run rows before their parents' as InnoDB checks the parent key row by row (H5).
 
 import { RetentionError } from '../../errors.js';
 import type {
@@ -14,6 +14,7 @@ import { runMysqlHousekeeping } from './housekeeping.js';
 import { detectMysqlLayout, type MysqlLayout } from './layout.js';
 import { purgeBatch } from './purge.js';
 import { acquireMysqlSweepLock } from './sweep-lock.js';
+import { TransactionBudget } from './tx-budget.js';
 
 const COUNT_TIMEOUT_MS = 10_000;
 
@@ -24,6 +25,8 @@ export class MysqlBackend implements Backend {
   private readonly secrets: string[];
   private session: MysqlSession | null = null;
   private layout: MysqlLayout | null = null;
+  /** One per sweep: what it learns about transaction time carries from batch to batch. */
+  private readonly budget: TransactionBudget;
 
   constructor(
     config: MysqlConfig,
@@ -32,6 +35,7 @@ export class MysqlBackend implements Backend {
     this.endpoint = resolveEndpoint(config);
     this.target = describeEndpoint(this.endpoint);
     this.secrets = endpointSecrets(this.endpoint);
+    this.budget = new TransactionBudget(config.transaction_budget_ms);
   }
 
   async open(): Promise<void> {
@@ -85,7 +89,7 @@ export class MysqlBackend implements Backend {
 
   async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
     const layout = this.requireLayout();
-    return this.run(`purging a batch of ${batch.runs.length} runs`, (s) => purgeBatch({ conn: s.conn, layout, logger: this.deps.logger }, batch, options.dryRun));
+    return this.run(`purging a batch of ${batch.runs.length} runs`, (s) => purgeBatch({ conn: s.conn, layout, budget: this.budget, logger: this.deps.logger }, batch, options.dryRun));
   }
 
   async housekeep(request: HousekeepingRequest): Promise<void> {

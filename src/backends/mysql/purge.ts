@@ -12,6 +12,7 @@ import type { PurgeBatch, PurgeResult, RunState } from '../backend.js';
 import { runColumns, toRunState, type RunRow } from './candidates.js';
 import type { MysqlLayout } from './layout.js';
 import { inTransaction } from './transaction.js';
+import type { TransactionBudget } from './tx-budget.js';
 
 const KIND_OF = { events: 'events', steps: 'steps', hooks: 'hooks', cancellation_flags: 'cancellationFlags' } as const;
 
@@ -21,11 +22,33 @@ const CHECKPOINT_RANGES_PER_STATEMENT = 100;
 export interface PurgeContext {
   conn: mysql.Connection;
   layout: MysqlLayout;
+  budget: TransactionBudget;
   logger: Logger;
 }
 
+/**
+ * Purges a batch in one transaction, or in several consecutive ones when the budget says one would
+ * run too long: chunks follow the batch's order (children before parents), and a chunk ignores
+ * children purged by the chunks before it (a dry run still sees them), so the outcome is the same.
+ */
 export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
-  const ids = [...new Set(batch.runs.map((r) => r.runId))].sort();
+  const counts: Partial<KindCounts> = {};
+  const purged: string[] = [];
+  const planned = [...new Map(batch.runs.map((r) => [r.runId, r])).values()];
+  for (let start = 0; start < planned.length; ) {
+    const size = ctx.budget.next(planned.length - start);
+    const chunk = planned.slice(start, start + size);
+    start += size;
+    const t0 = performance.now();
+    const result = await purgeChunk(ctx, batch, chunk.map((r) => r.runId).sort(), new Set(purged), dryRun);
+    ctx.budget.record(chunk.length, performance.now() - t0);
+    purged.push(...result.purgedRunIds);
+    for (const [kind, n] of Object.entries(result.counts) as [keyof KindCounts, number][]) counts[kind] = (counts[kind] ?? 0) + n;
+  }
+  return { counts, purgedRunIds: purged };
+}
+
+async function purgeChunk(ctx: PurgeContext, batch: PurgeBatch, ids: string[], purgedBefore: ReadonlySet<string>, dryRun: boolean): Promise<PurgeResult> {
   return inTransaction(ctx.conn, { what: `purge ${ids.length} runs`, readOnly: dryRun, logger: ctx.logger }, async () => {
     const { conn, layout } = ctx;
     const [rows] = await conn.query<RunRow[]>(
@@ -34,12 +57,15 @@ export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: b
     );
     let outside: Pick<RunState, 'runId' | 'parentRunId'>[] = [];
     if (layout.hasParentColumn) {
-      // Children of the batch, minus the batch itself in JS: a NOT IN list makes the optimizer give up
+      // Children of the chunk, minus the chunk itself in JS: a NOT IN list makes the optimizer give up
       // the clean range over idx_runs_parent_run_id.
       const [o] = await conn.query<mysql.RowDataPacket[]>(`SELECT run_id, parent_run_id FROM workflow_runs ${layout.parentIndexHint} WHERE parent_run_id IN (?)`, [ids]);
-      const inBatch = new Set(ids);
-      outside = o.filter((r) => !inBatch.has(String(r.run_id))).map((r) => ({ runId: String(r.run_id), parentRunId: String(r.parent_run_id) }));
+      const inChunk = new Set(ids);
+      outside = o
+        .filter((r) => !inChunk.has(String(r.run_id)) && !purgedBefore.has(String(r.run_id)))
+        .map((r) => ({ runId: String(r.run_id), parentRunId: String(r.parent_run_id) }));
     }
+    // Runs outside the chunk are not in the rows read: confirm() treats them as gone and keeps to the chunk.
     const confirmed = batch.confirm(rows.map(toRunState), outside);
     if (confirmed.length === 0) return { counts: {}, purgedRunIds: [] };
     const doomed = confirmed.map((r) => r.runId);

@@ -1,7 +1,7 @@
 // The `postgres` and `citus` backends: pyworkflow's PostgreSQL layout through node-postgres. One
-// pipelined session does the work (candidate pages, children, one short transaction per batch), a
-// second holds the sweep lock. Citus differs only in taking run-row locks one router query at a time;
-// every other statement is already Citus-routable (literal id arrays, no foreign-key assumptions).
+// pipelined session does the work (candidate pages, children, short transactions kept under a time
+// budget), a second holds the sweep lock. Citus differs only in taking run-row locks one router
+// query at a time; every other statement is Citus-routable (literal id arrays, no foreign keys).
 
 import type pg from 'pg';
 import { RetentionError } from '../../errors.js';
@@ -15,6 +15,7 @@ import { runPostgresHousekeeping } from './housekeeping.js';
 import { detectPostgresLayout, type PostgresLayout } from './layout.js';
 import { purgeBatch } from './purge.js';
 import { acquirePostgresSweepLock } from './sweep-lock.js';
+import { TransactionBudget } from './tx-budget.js';
 
 /** Counting candidates is for the progress bar only: it may not hold up a sweep longer than this. */
 const COUNT_TIMEOUT_MS = 10_000;
@@ -26,6 +27,8 @@ export class PostgresBackend implements Backend {
   private readonly secrets: string[];
   private client: pg.Client | null = null;
   private layout: PostgresLayout | null = null;
+  /** One per sweep: what it learns about transaction time carries from batch to batch. */
+  private readonly budget: TransactionBudget;
 
   constructor(
     config: PostgresConfig,
@@ -35,6 +38,7 @@ export class PostgresBackend implements Backend {
     this.endpoint = resolveEndpoint(config);
     this.target = describeEndpoint(config.type, this.endpoint);
     this.secrets = endpointSecrets(this.endpoint);
+    this.budget = new TransactionBudget(config.transaction_budget_ms);
   }
 
   async open(): Promise<void> {
@@ -91,7 +95,7 @@ export class PostgresBackend implements Backend {
   async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
     const layout = this.requireLayout();
     return this.run(`purging a batch of ${batch.runs.length} runs`, (client) =>
-      purgeBatch({ client, layout, citus: this.type === 'citus', logger: this.deps.logger }, batch, options.dryRun),
+      purgeBatch({ client, layout, citus: this.type === 'citus', budget: this.budget, logger: this.deps.logger }, batch, options.dryRun),
     );
   }
 

@@ -13,6 +13,7 @@ import { runColumns, toRunState, type RunRow } from './candidates.js';
 import { densityProbe, eventCheckpointKeys, isDense, rangeStatements, rootIds } from './checkpoints.js';
 import type { PerRunTable, PostgresLayout } from './layout.js';
 import { inTransaction } from './transaction.js';
+import type { TransactionBudget } from './tx-budget.js';
 
 const KIND_OF: Record<PerRunTable | 'workflow_runs', keyof KindCounts> = {
   events: 'events',
@@ -27,6 +28,7 @@ export interface PurgeContext {
   layout: PostgresLayout;
   /** Citus takes row locks only in single-shard (router) statements: lock run by run. */
   citus: boolean;
+  budget: TransactionBudget;
   logger: Logger;
 }
 
@@ -37,16 +39,39 @@ interface Statement {
   values: unknown[];
 }
 
+/**
+ * Purges a batch in one transaction, or in several consecutive ones when the budget says one would
+ * run too long: chunks follow the batch's order (children before parents), and a chunk ignores
+ * children purged by the chunks before it (a dry run still sees them), so the outcome is the same.
+ */
 export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
-  const ids = [...new Set(batch.runs.map((r) => r.runId))].sort();
-  const probeRoots = ctx.layout.tables.has('checkpoints') && ctx.layout.checkpointMatch === 'range' ? rootIds(batch.runs) : [];
+  const counts: Partial<KindCounts> = {};
+  const purged: string[] = [];
+  const planned = [...new Map(batch.runs.map((r) => [r.runId, r])).values()];
+  for (let start = 0; start < planned.length; ) {
+    const size = ctx.budget.next(planned.length - start);
+    const chunk = planned.slice(start, start + size);
+    start += size;
+    const t0 = performance.now();
+    const result = await purgeChunk(ctx, batch, chunk, new Set(purged), dryRun);
+    ctx.budget.record(chunk.length, performance.now() - t0);
+    purged.push(...result.purgedRunIds);
+    for (const [kind, n] of Object.entries(result.counts) as [keyof KindCounts, number][]) counts[kind] = (counts[kind] ?? 0) + n;
+  }
+  return { counts, purgedRunIds: purged };
+}
+
+async function purgeChunk(ctx: PurgeContext, batch: PurgeBatch, chunk: readonly RunState[], purgedBefore: ReadonlySet<string>, dryRun: boolean): Promise<PurgeResult> {
+  const ids = chunk.map((r) => r.runId).sort();
+  const probeRoots = ctx.layout.tables.has('checkpoints') && ctx.layout.checkpointMatch === 'range' ? rootIds(chunk) : [];
   return inTransaction(ctx.client, { what: `purge ${ids.length} runs`, readOnly: dryRun, logger: ctx.logger }, async () => {
     const [current, outside, stretch] = await settleInOrder([
       readRuns(ctx, ids, !dryRun),
       readOutsideChildren(ctx, ids),
       densityProbe(ctx.client, probeRoots),
     ] as const);
-    const confirmed = batch.confirm(current, outside);
+    // Runs outside the chunk are not in `current`: confirm() treats them as gone and keeps to the chunk.
+    const confirmed = batch.confirm(current, outside.filter((c) => !purgedBefore.has(c.runId)));
     if (confirmed.length === 0) return { counts: {}, purgedRunIds: [] };
     const verb = dryRun ? 'SELECT count(*) AS n FROM' : 'DELETE FROM';
     const statements = [...(await checkpointStatements(ctx, verb, confirmed, isDense(stretch, probeRoots.length))), ...perRunStatements(ctx, verb, confirmed)];

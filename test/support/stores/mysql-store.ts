@@ -53,7 +53,8 @@ export function mysqlStorageConfig(database: string): Record<string, unknown> & 
   return { type: 'mysql', host: o.host!, port: o.port!, user: o.user!, password: o.password!, database };
 }
 
-export function mysqlFixture(options: { layout?: MysqlSeedLayout } = {}): StoreFixture {
+/** `storage` adds our own config keys (e.g. transaction_budget_ms) to every store's config. */
+export function mysqlFixture(options: { layout?: MysqlSeedLayout; storage?: Record<string, unknown> } = {}): StoreFixture {
   return {
     type: 'mysql',
     adapt: adaptToMysqlV2,
@@ -65,13 +66,13 @@ export function mysqlFixture(options: { layout?: MysqlSeedLayout } = {}): StoreF
         await dropMysqlDatabase(database);
         throw err;
       }
-      return mysqlHandle(database);
+      return mysqlHandle(database, silentLogger, options.storage);
     },
   };
 }
 
-export function mysqlHandle(database: string, logger: Logger = silentLogger): StoreHandle {
-  const storageConfig = mysqlStorageConfig(database);
+export function mysqlHandle(database: string, logger: Logger = silentLogger, extra: Record<string, unknown> = {}): StoreHandle {
+  const storageConfig = { ...mysqlStorageConfig(database), ...extra };
   return {
     storageConfig,
     backend: () => new MysqlBackend(storageConfig, { logger }),

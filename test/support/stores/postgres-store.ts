@@ -54,7 +54,10 @@ export function pgStorageConfig(type: 'postgres' | 'citus', database: string): R
 }
 
 /** `createDatabase` is appended to CREATE DATABASE (e.g. an ICU locale for a linguistic collation). */
-export function postgresFixture(options: { type?: 'postgres' | 'citus'; layout?: PostgresSeedLayout; createDatabase?: string } = {}): StoreFixture {
+/** `storage` adds our own config keys (e.g. transaction_budget_ms) to every store's config. */
+export function postgresFixture(
+  options: { type?: 'postgres' | 'citus'; layout?: PostgresSeedLayout; createDatabase?: string; storage?: Record<string, unknown> } = {},
+): StoreFixture {
   const type = options.type ?? 'postgres';
   const layout = options.layout ?? (type === 'citus' ? 'citus' : 'v7');
   return {
@@ -68,13 +71,13 @@ export function postgresFixture(options: { type?: 'postgres' | 'citus'; layout?:
         await dropPgDatabase(database);
         throw err;
       }
-      return pgHandle(type, database);
+      return pgHandle(type, database, silentLogger, options.storage);
     },
   };
 }
 
-export function pgHandle(type: 'postgres' | 'citus', database: string, logger: Logger = silentLogger): StoreHandle {
-  const storageConfig = pgStorageConfig(type, database);
+export function pgHandle(type: 'postgres' | 'citus', database: string, logger: Logger = silentLogger, extra: Record<string, unknown> = {}): StoreHandle {
+  const storageConfig = { ...pgStorageConfig(type, database), ...extra };
   return {
     storageConfig,
     backend: () => new PostgresBackend(storageConfig, { logger }),
