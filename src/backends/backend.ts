@@ -64,8 +64,26 @@ export interface HousekeepingRequest {
   onBatch(counts: Partial<KindCounts>): void;
 }
 
+/**
+ * The orphan sweep (`--orphans`, pyworkflow-storage.md H24), the same in every backend that has one:
+ * - an orphan group is every per-run record of one run_id that has no run record: events, steps,
+ *   hooks and their token-index entries, the cancellation flag, checkpoints keyed `{run_id}:...`, and
+ *   the backend's index rows/items/lock files of that run id. Stream-step checkpoints (no `:`) belong
+ *   to no run and are never part of a group;
+ * - age gate per group: it goes only when every record in it is older than `orphanCutoff`, dated by
+ *   its own timestamp (newest event timestamp, hook created_at/received_at, step created_at/updated_at,
+ *   flag created_at, checkpoint updated_at; file mtime only for a record without one). A record that
+ *   cannot be dated keeps its group. Index entries have no date: they go with their group, and a group
+ *   of index entries alone (tokens of a hook that is gone) goes. A live stream-step pseudo run is
+ *   young, so it stays whole;
+ * - the run record's absence is re-checked immediately before deleting (file: under the run's lock;
+ *   elsewhere by a consistent read), and deletes are conditional where the store allows;
+ * - counts go to events, steps, hooks, cancellationFlags and checkpoints; index entries are deleted
+ *   but not counted, as for purged runs. Dry run: the same reads, exact counts, nothing deleted.
+ *   `batchSize` groups per batch, `signal` checked between batches; a re-run finishes a killed sweep.
+ */
 export interface OrphanRequest extends HousekeepingRequest {
-  /** Only records at least this old (by their own timestamp) are orphan-swept. */
+  /** Only groups whose every record is older than this (by its own timestamp) are orphan-swept. */
   orphanCutoff: Date;
 }
 

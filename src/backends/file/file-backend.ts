@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { SweepLockedError } from '../../errors.js';
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { acquire, FlockTimeoutError } from '../flock.js';
 import { removeStaleTempFiles } from './atomic-write.js';
@@ -13,7 +13,8 @@ import { housekeepFiles } from './housekeeping.js';
 import { detectFileLayout, FilePaths, type FileLayout } from './layout.js';
 import { Locker } from './locker.js';
 import { runLock, SWEEP_LOCK } from './locks.js';
-import { purgeBatch } from './purge.js';
+import { sweepFileOrphans } from './orphans.js';
+import { purgeBatch, type PurgeContext } from './purge.js';
 import { RunDataIndex } from './run-data-index.js';
 import { readRunFile, type RunRead } from './run-file.js';
 import { RunSnapshot } from './run-snapshot.js';
@@ -90,16 +91,25 @@ export class FileBackend implements Backend {
   }
 
   async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
-    const snapshot = await this.runs();
-    this.index ??= RunDataIndex.load(this.paths, this.deps.logger);
-    this.tokenIndex ??= new TokenIndexFile(this.paths);
-    const ctx = { paths: this.paths, locker: this.locker, snapshot, index: this.index, tokenIndex: this.tokenIndex, logger: this.deps.logger };
-    return purgeBatch(ctx, batch, options.dryRun);
+    return purgeBatch(await this.purgeContext(), batch, options.dryRun);
   }
 
   async housekeep(request: HousekeepingRequest): Promise<void> {
     const layout = this.layout ?? detectFileLayout(this.paths, this.target);
     await housekeepFiles({ paths: this.paths, locker: this.locker, logger: this.deps.logger, streams: layout.streams }, request);
+  }
+
+  /** Per-run data without a run file (H24), from the same per-sweep listings as the run purge. */
+  async sweepOrphans(request: OrphanRequest): Promise<void> {
+    await sweepFileOrphans(await this.purgeContext(), request);
+  }
+
+  /** The listings of this sweep (runs, hooks, steps, checkpoints, lock files), made on first use. */
+  private async purgeContext(): Promise<PurgeContext> {
+    const snapshot = await this.runs();
+    this.index ??= RunDataIndex.load(this.paths, this.deps.logger);
+    this.tokenIndex ??= new TokenIndexFile(this.paths);
+    return { paths: this.paths, locker: this.locker, snapshot, index: this.index, tokenIndex: this.tokenIndex, logger: this.deps.logger };
   }
 
   private async runs(): Promise<RunSnapshot> {

@@ -77,6 +77,11 @@ export class RunDataIndex {
     return this.byRun.get(runId) ?? { hooks: [], steps: [], checkpoints: [] };
   }
 
+  /** Every run id some hook, step or checkpoint file names (the orphan sweep checks which have no run file). */
+  runIds(): IterableIterator<string> {
+    return this.byRun.keys();
+  }
+
   hasLockFile(name: string): boolean {
     return this.lockFiles.has(name);
   }

@@ -89,6 +89,11 @@ export class RunSnapshot {
     return this.cancelFlags.has(runId);
   }
 
+  /** Run ids with a `runs/{run_id}.cancel` in the last listing (the orphan sweep checks which have no run file). */
+  cancelFlagIds(): ReadonlySet<string> {
+    return this.cancelFlags;
+  }
+
   get(runId: string): RunState | undefined {
     return this.runs.get(runId);
   }

@@ -21,6 +21,35 @@ export class TokenIndexFile {
   constructor(private readonly paths: FilePaths) {}
 
   /**
+   * Run ids that own entries (the text before `:` of a token or its value), read without the lock:
+   * which ids have tokens at all, for the orphan sweep; it removes them under the lock. null when the
+   * file cannot be parsed.
+   */
+  ownerRunIds(): Set<string> | null {
+    let text: string;
+    try {
+      text = readFileSync(this.paths.tokenIndex, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+      throw err;
+    }
+    let members: RawMember[];
+    try {
+      members = text.trim() === '' ? [] : rawObjectMembers(text);
+    } catch {
+      return null;
+    }
+    const owners = new Set<string>();
+    for (const m of members) {
+      for (const s of [m.key, m.value]) {
+        const colon = typeof s === 'string' ? s.indexOf(':') : -1;
+        if (colon > 0) owners.add((s as string).slice(0, colon));
+      }
+    }
+    return owners;
+  }
+
+  /**
    * Drops every entry whose token or value starts with `{run_id}:` for one of `runIds`, or whose token
    * is one of `tokens` (legacy hook files name theirs), and rewrites the file atomically in pyworkflow's
    * shape (json.dumps indent 2) with every other entry exactly as written.
