@@ -122,6 +122,8 @@ export async function connectMysql(e: MysqlEndpoint, target: string): Promise<My
       password: e.password,
       database: e.database,
       connectTimeout: e.connectTimeoutMs,
+      // Keepalives find a peer that vanished without closing the connection.
+      enableKeepAlive: true,
       // DATETIME(6) holds naive UTC wall-clock time: read it as text, and never let the driver
       // convert a JS Date through the local zone (we bind text anyway).
       timezone: 'Z',

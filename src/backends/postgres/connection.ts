@@ -19,6 +19,7 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** The server ends a transaction of ours that sits idle this long (a frozen sweep never holds locks). */
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+const CLIENT_GRACE_MS = 30_000;
 
 type SslMode = NonNullable<PostgresConfig['sslmode']>;
 
@@ -180,6 +181,10 @@ export async function connectPostgres(e: PostgresEndpoint, target: string, optio
       database: e.database,
       ssl: useSsl,
       connectionTimeoutMillis: e.connectTimeoutMs,
+      // A silently dropped network must not hang a sweep: keepalives find a dead peer, and the
+      // client gives up on an answer a while after the server's own statement timeout would have.
+      keepAlive: true,
+      query_timeout: e.statementTimeoutMs + CLIENT_GRACE_MS,
       statement_timeout: e.statementTimeoutMs,
       lock_timeout: e.lockTimeoutMs,
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,

@@ -6,10 +6,12 @@
 /** Target BEGIN→COMMIT time: well under a second, so a slow outlier still stays below one. */
 export const TRANSACTION_BUDGET_MS = 300;
 const MIN_CHUNK = 10;
+/** The first transaction of a sweep takes at most this many runs, until the budget has measured one. */
+const FIRST_CHUNK = 100;
 
 export class TransactionBudget {
-  /** Runs per transaction; starts unlimited (a batch is one transaction until one proves too slow). */
-  private size = Number.POSITIVE_INFINITY;
+  /** Runs per transaction: small at first, then as many as fit the budget (up to a whole batch). */
+  private size = FIRST_CHUNK;
 
   constructor(private readonly budgetMs = TRANSACTION_BUDGET_MS) {}
 
@@ -24,6 +26,6 @@ export class TransactionBudget {
     const fit = Math.max(MIN_CHUNK, Math.floor((this.budgetMs * runs) / Math.max(ms, 1)));
     // Shrink at once when over budget; grow gently when under (one fast transaction may be luck).
     if (ms > this.budgetMs) this.size = Math.min(fit, this.size);
-    else if (Number.isFinite(this.size)) this.size = Math.max(this.size, Math.min(fit, Math.ceil(this.size * 1.5)));
+    else this.size = Math.max(this.size, Math.min(fit, Math.ceil(this.size * 1.5)));
   }
 }
