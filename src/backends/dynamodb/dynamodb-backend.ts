@@ -11,12 +11,13 @@
 
 import { RetentionError, backendError } from '../../errors.js';
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { createDynamoApi, describeTarget, resolveConfig, type DynamoApi, type ResolvedDynamodbConfig } from './client.js';
 import type { DynamodbConfig } from './config.js';
 import { housekeepDynamo } from './housekeeping.js';
 import { detectDynamoLayout } from './layout.js';
+import { sweepDynamoOrphans } from './orphans.js';
 import { purgeBatch } from './purge.js';
 import { DEFAULT_RETRY, Limiter, type RetryPolicy } from './requests.js';
 import { candidatePages, ChildListings, countCandidates, readChildren } from './runs.js';
@@ -113,6 +114,14 @@ export class DynamodbBackend implements Backend {
     this.requireLayout();
     await this.call('housekeeping (signals, acknowledgments, subscriptions, schedules)', () =>
       housekeepDynamo({ api: this.client(), table: this.resolved.table, limiter: this.limiter }, request),
+    );
+  }
+
+  /** Items of run ids without a run item (H24): one Scan, then consistent re-reads per batch (orphans.ts). */
+  async sweepOrphans(request: OrphanRequest): Promise<void> {
+    this.requireLayout();
+    await this.call('orphan sweep (items of run ids without a run item)', () =>
+      sweepDynamoOrphans({ api: this.client(), table: this.resolved.table, limiter: this.limiter, retry: this.options.retry ?? DEFAULT_RETRY, logger: this.deps.logger }, request),
     );
   }
 

@@ -8,74 +8,19 @@ import { tryAcquire } from '../../../../src/backends/flock.js';
 import { sweep, type SweepOptions } from '../../../../src/engine/sweep.js';
 import { TERMINAL_STATUSES } from '../../../../src/engine/statuses.js';
 import { createLogger, silentLogger } from '../../../../src/log.js';
-import { emptyDataset, type Dataset, type RunRecord } from '../../../../src/model/dataset.js';
+import type { Dataset } from '../../../../src/model/dataset.js';
 import { runCli } from '../../../support/cli.js';
+import { addFullGroup, CUTOFF, NOW, OLD, ORPHAN_COUNTS, orphanScenario } from '../../../support/orphan-scenario.js';
 import { fileStoreFixture, lockFiles } from '../../../support/stores/file-store.js';
 import type { StoreHandle } from '../../../support/stores/store-fixture.js';
-
-const NOW = new Date('2026-06-01T12:00:00.000Z');
-const CUTOFF = new Date('2026-05-01T00:00:00.000Z');
-const OLD = new Date('2026-04-01T00:00:00.000Z');
-const YOUNG = new Date('2026-05-25T00:00:00.000Z');
 
 const handles: StoreHandle[] = [];
 afterEach(async () => {
   for (const h of handles.splice(0)) await h.destroy();
 });
 
-function run(run_id: string, status: string): RunRecord {
-  return {
-    run_id, workflow_name: 'wf', status, created_at: OLD, updated_at: OLD, started_at: null, completed_at: null, idempotency_key: null,
-    parent_run_id: null, nesting_depth: 0, continued_from_run_id: null, continued_to_run_id: null, input_args: '[]', input_kwargs: '{}',
-    result: null, error: null, context: '{}',
-  };
-}
-
-function events(d: Dataset, runId: string, n: number, at = OLD): void {
-  for (let i = 0; i < n; i++) d.events.push({ event_id: `evt_${runId}_${i}`, run_id: runId, sequence: i, type: 'step.completed', timestamp: at, data: { step_id: 'step_a' }, step_id: 'step_a' });
-}
-
-/** Every kind of per-run record for `runId`, all old. */
-function fullGroup(d: Dataset, runId: string): void {
-  events(d, runId, 3);
-  d.hooks.push({ run_id: runId, hook_id: 'hook_approval_1', token: `${runId}:hook_approval_1`, status: 'pending', created_at: OLD });
-  d.hooks.push({ run_id: runId, hook_id: 'step_hook_cb_2', token: `${runId}:step_hook_cb_2`, status: 'received', created_at: OLD });
-  d.steps.push({ step_id: `step_a_${runId}`, run_id: runId, step_name: 'a', status: 'completed', created_at: OLD });
-  d.cancellationFlags.push({ run_id: runId, created_at: OLD });
-  d.checkpoints.push({ step_run_id: `${runId}:step_a`, data: { cursor: 1 }, created_at: OLD, updated_at: OLD });
-}
-
-/** The scenario: orphans old (a), one young record (b), stream steps (c), runs with a record (d). */
-function scenario(): Dataset {
-  const d = emptyDataset();
-  fullGroup(d, 'run_gone_a'); // a: 3 events, 2 hooks, 1 step, 1 flag, 1 checkpoint
-  events(d, 'run_gone_b', 2); // a: events only
-  d.hooks.push({ run_id: 'run_gone_c', hook_id: 'hook_x_1', token: 'run_gone_c:hook_x_1', status: 'pending', created_at: OLD }); // a: a hook
-  fullGroup(d, 'run_young');
-  d.hooks.push({ run_id: 'run_young', hook_id: 'hook_late_3', token: 'run_young:hook_late_3', status: 'pending', created_at: YOUNG }); // b
-  events(d, 'stream_step_consume_0123456789ab', 4); // c: an idle pseudo run
-  events(d, 'stream_step_consume_ba9876543210', 2, OLD);
-  events(d, 'stream_step_consume_ba9876543210', 1, YOUNG); // c: a live one (its newest event is recent)
-  d.checkpoints.push({ step_run_id: 'stream_step_consume_0123456789ab', data: {}, created_at: OLD, updated_at: OLD }); // no `:`: no run's
-  d.runs.push(run('run_live', 'running'), run('run_recent', 'completed'));
-  d.runs[1]!.updated_at = YOUNG;
-  fullGroup(d, 'run_live'); // d: all old, but the run exists
-  fullGroup(d, 'run_recent');
-  return d;
-}
-
-/** The sequence numbers of the events of a group must be consecutive per run, like pyworkflow's. */
-function renumber(d: Dataset): Dataset {
-  const next = new Map<string, number>();
-  for (const e of d.events) {
-    e.sequence = next.get(e.run_id) ?? 0;
-    next.set(e.run_id, e.sequence + 1);
-  }
-  return d;
-}
-
 async function store(d: Dataset): Promise<{ h: StoreHandle; base: string }> {
-  const h = await fileStoreFixture.create(renumber(d));
+  const h = await fileStoreFixture.create(d);
   handles.push(h);
   const base = h.storageConfig.base_path as string;
   // Checkpoint files hold only the step's data: their age is their mtime.
@@ -90,8 +35,6 @@ function options(overrides: Partial<SweepOptions> = {}): SweepOptions {
   };
 }
 
-const ORPHAN_COUNTS = { runs: 0, events: 3 + 2 + 4, hooks: 2 + 1, steps: 1, cancellationFlags: 1, checkpoints: 1 };
-
 /** What must stay byte-identical: everything of the young groups, the stream-step checkpoint and the runs with a record. */
 function kept(dump: Record<string, string[]>): Record<string, string[]> {
   return Object.fromEntries(Object.entries(dump).filter(([path]) => /run_young|run_live|run_recent|ba9876543210|checkpoints\/stream_step/.test(path)));
@@ -99,7 +42,7 @@ function kept(dump: Record<string, string[]>): Record<string, string[]> {
 
 describe('file orphan sweep', () => {
   it('purges old orphan groups with exact counts and leaves young groups, stream-step checkpoints and runs with a record', async () => {
-    const { h, base } = await store(scenario());
+    const { h, base } = await store(orphanScenario());
     const before = await h.dump();
     const report = await sweep(h.backend(), options());
     expect(report.outcome, report.error?.message).toBe('succeeded');
@@ -122,7 +65,7 @@ describe('file orphan sweep', () => {
   });
 
   it('dry run: the same counts, no file changed and no lock file created', async () => {
-    const { h, base } = await store(scenario());
+    const { h, base } = await store(orphanScenario());
     const before = await h.dump();
     const locks = lockFiles(base);
     const dry = await sweep(h.backend(), options({ dryRun: true }));
@@ -132,7 +75,7 @@ describe('file orphan sweep', () => {
   });
 
   it('finishes what an interrupted sweep left: tokens whose hook file is gone, a flag dated only by its mtime', async () => {
-    const { h, base } = await store(scenario());
+    const { h, base } = await store(orphanScenario());
     // As a sweep killed after the hook files, or pyworkflow's own retention (H3), leaves it.
     unlinkSync(join(base, 'hooks', 'run_gone_c__hook_x_1.json'));
     writeFileSync(join(base, 'runs', 'run_gone_d.cancel'), 'not a timestamp');
@@ -146,8 +89,8 @@ describe('file orphan sweep', () => {
   });
 
   it('keeps the data of a run whose record appears while the orphan sweep waits for its lock', async () => {
-    const d = scenario();
-    fullGroup(d, 'run_appears');
+    const d = orphanScenario();
+    addFullGroup(d, 'run_appears');
     const { h, base } = await store(d);
     const before = await h.dump();
     // pyworkflow's create_run holds the run's lock while it writes the run file.
@@ -178,7 +121,7 @@ describe('file orphan sweep', () => {
   });
 
   it('--orphans through the built CLI: exit 0 and the counts in the JSON result', async () => {
-    const { h, base } = await store(scenario());
+    const { h, base } = await store(orphanScenario());
     const before = await h.dump();
     const args = ['sweep', '--storage', JSON.stringify(h.storageConfig), '--older-than', CUTOFF.toISOString(), '--no-housekeeping', '--output', 'json', '--orphans'];
     const dry = runCli([...args, '--dry-run']);
