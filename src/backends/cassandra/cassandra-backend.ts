@@ -9,7 +9,7 @@
 // housekeeping.ts), so two concurrent sweeps may both work but never double-count or delete a live run.
 
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { RetentionError } from '../../errors.js';
 import { scanCandidates } from './candidates.js';
@@ -17,6 +17,7 @@ import type { CassandraConfig } from './config.js';
 import { CassandraSession } from './connection.js';
 import { housekeepCassandra } from './housekeeping.js';
 import { detectCassandraLayout, type CassandraLayout } from './layout.js';
+import { sweepCassandraOrphans } from './orphans.js';
 import { purgeCassandraBatch, type PurgeContext } from './purge.js';
 import { readChildren } from './runs.js';
 
@@ -78,6 +79,11 @@ export class CassandraBackend implements Backend {
 
   async housekeep(request: HousekeepingRequest): Promise<void> {
     await housekeepCassandra(this.context(), request);
+  }
+
+  /** Rows of run ids without a workflow_runs row (H24): partition-key scans, then group by group (orphans.ts). */
+  async sweepOrphans(request: OrphanRequest): Promise<void> {
+    await sweepCassandraOrphans(this.context(), request);
   }
 
   private context(): PurgeContext {
