@@ -3,11 +3,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import { sweepLockName } from '../../src/backends/mysql/sweep-lock.js';
 import { generateDataset } from '../../src/model/generate.js';
 import { runCli } from '../support/cli.js';
 import { checkConcurrentSweeps, checkConnectionFailure, checkParentChildSweep, pyworkflowDeleteOldRuns } from '../support/sql-scenarios.js';
-import { mysqlFixture, mysqlStorageConfig } from '../support/stores/mysql-store.js';
+import { mysqlAdminOptions, mysqlFixture, mysqlStorageConfig } from '../support/stores/mysql-store.js';
 import { requireEnv } from '../support/test-env.js';
 
 const termLog = (): string => join(mkdtempSync(join(tmpdir(), 'pywr-term-')), 'termination-log');
@@ -23,7 +25,14 @@ describe('mysql sweep through the CLI', () => {
   });
 
   it('two sweeps at once: one waits for GET_LOCK, exactly one deletes, totals equal one sweep', async () => {
-    await checkConcurrentSweeps(mysqlFixture());
+    await checkConcurrentSweeps(mysqlFixture(), async (storage) => {
+      // The GET_LOCK name the backend documents (sweep-lock.ts), held on a connection of our own.
+      const conn = await mysql.createConnection(mysqlAdminOptions(String(storage.database)));
+      await conn.query('SELECT GET_LOCK(?, 10)', [sweepLockName(String(storage.database))]);
+      return async () => {
+        await conn.end();
+      };
+    });
   });
 
   it('compares DATETIME(6) as UTC wall-clock time whatever the local zone (runs 1 ms either side of the cutoff)', async () => {

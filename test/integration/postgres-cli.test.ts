@@ -3,9 +3,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { sweepLockKey } from '../../src/backends/postgres/sweep-lock.js';
 import { checkConcurrentSweeps, checkConnectionFailure, checkParentChildSweep, pyworkflowDeleteOldRuns } from '../support/sql-scenarios.js';
-import { pgStorageConfig, postgresFixture } from '../support/stores/postgres-store.js';
+import { pgAdminConfig, pgStorageConfig, postgresFixture } from '../support/stores/postgres-store.js';
 import { requireEnv } from '../support/test-env.js';
 
 const termLog = (): string => join(mkdtempSync(join(tmpdir(), 'pywr-term-')), 'termination-log');
@@ -25,7 +27,15 @@ describe('postgres sweep through the CLI', () => {
   });
 
   it('two sweeps at once: one waits for the advisory lock, exactly one deletes, totals equal one sweep', async () => {
-    await checkConcurrentSweeps(postgresFixture());
+    await checkConcurrentSweeps(postgresFixture(), async (storage) => {
+      // The advisory lock key the backend documents (sweep-lock.ts), held on a session of our own.
+      const client = new pg.Client(pgAdminConfig(String(storage.database)));
+      await client.connect();
+      await client.query('SELECT pg_advisory_lock($1::bigint)', [sweepLockKey('public')]);
+      return async () => {
+        await client.end();
+      };
+    });
   });
 
   it('a wrong password fails with the target named and the password nowhere', () => {
