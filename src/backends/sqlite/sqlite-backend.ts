@@ -8,12 +8,13 @@ import { existsSync } from 'node:fs';
 import { backendError, RetentionError } from '../../errors.js';
 import type { KindCounts } from '../../engine/records.js';
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { COARSE_MARGIN_MS, formatPythonUtc, parsePythonTimestamp } from '../python-time.js';
 import type { SqliteConfig } from './config.js';
 import { runSqliteHousekeeping } from './housekeeping.js';
 import { detectSqliteLayout, type SqliteLayout } from './layout.js';
+import { runSqliteOrphanSweep } from './orphans.js';
 import { acquireSqliteSweepLock } from './sweep-lock.js';
 
 interface RunRow {
@@ -169,6 +170,10 @@ export class SqliteBackend implements Backend {
 
   async housekeep(request: HousekeepingRequest): Promise<void> {
     runSqliteHousekeeping(this.connection(), this.requireLayout(), request, this.target);
+  }
+
+  async sweepOrphans(request: OrphanRequest): Promise<void> {
+    runSqliteOrphanSweep(this.connection(), this.requireLayout(), request, this.target);
   }
 
   private connection(): Database.Database {
