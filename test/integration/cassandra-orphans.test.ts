@@ -77,7 +77,7 @@ describe('cassandra orphan sweep', () => {
     const store = await fixture.create(orphanScenario());
     try {
       const before = await store.dump();
-      const r = runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', CUTOFF.toISOString(), '--output', 'json', '--orphans', '--progress', 'none']);
+      const r = await runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', CUTOFF.toISOString(), '--output', 'json', '--orphans', '--progress', 'none']);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'succeeded', deleted: ORPHAN_COUNTS });
       expect(await store.dump()).toEqual(withoutPurged(before));

@@ -27,8 +27,8 @@ interface SweepJson {
   error?: { code: string; message: string };
 }
 
-function sweep(storage: object, ...args: string[]): { code: number | null; json: SweepJson; stderr: string } {
-  const r = runCli(['sweep', '--storage', JSON.stringify(storage), '--retention-days', String(RETENTION_DAYS), '--output', 'json', '--progress', 'none', ...args]);
+async function sweep(storage: object, ...args: string[]): Promise<{ code: number | null; json: SweepJson; stderr: string }> {
+  const r = await runCli(['sweep', '--storage', JSON.stringify(storage), '--retention-days', String(RETENTION_DAYS), '--output', 'json', '--progress', 'none', ...args]);
   return { code: r.code, json: JSON.parse(r.stdout) as SweepJson, stderr: r.stderr };
 }
 
@@ -147,8 +147,8 @@ describe('cassandra interop with real pyworkflow', () => {
   let before: Inspection;
   const listedBefore = new Map<string, string[]>();
 
-  beforeAll(() => {
-    manifest = pyworkflow<Manifest>('populate', storage, ['--spec', '-'], spec);
+  beforeAll(async () => {
+    manifest = await pyworkflow<Manifest>('populate', storage, ['--spec', '-'], spec);
     // pyworkflow's try_claim_run sends its LWT with SERIAL as the commit consistency, which Cassandra
     // rejects, so recovery cannot claim a run on a real server; the same CQL with a valid commit
     // consistency shows what it would leave behind: a runs_by_status row under 'suspended' forever.
@@ -169,9 +169,9 @@ describe('cassandra interop with real pyworkflow', () => {
       JSON.stringify(storage), `${claimedOld},${claimedNew}`, iso(10),
     );
     ids = manifest.runs.map((r) => r.run_id).join(',');
-    before = pyworkflow<Inspection>('inspect', storage, ['--run-ids', ids, '--manifest', '-'], manifest);
+    before = await pyworkflow<Inspection>('inspect', storage, ['--run-ids', ids, '--manifest', '-'], manifest);
     for (const status of STATUSES) {
-      listedBefore.set(status, pyworkflow<{ runs: { run_id: string }[] }>('list-runs', storage, ['--status', status]).runs.map((r) => r.run_id).sort());
+      listedBefore.set(status, (await pyworkflow<{ runs: { run_id: string }[] }>('list-runs', storage, ['--status', status])).runs.map((r) => r.run_id).sort());
     }
   });
 
@@ -185,10 +185,10 @@ describe('cassandra interop with real pyworkflow', () => {
     expect([before.runs[claimedOld]?.status, before.runs[claimedNew]?.status]).toEqual(['completed', 'completed']);
 
     const snapshot = await dumpKeyspace(c, keyspace);
-    const dry = sweep(storage, '--dry-run');
+    const dry = await sweep(storage, '--dry-run');
     expect(dry.code, dry.stderr).toBe(0);
     expect(await dumpKeyspace(c, keyspace), 'a dry run changes nothing').toEqual(snapshot);
-    const real = sweep(storage);
+    const real = await sweep(storage);
     expect(real.code, real.stderr).toBe(0);
     expect(real.json.schemaVersion).toBe('21 tables');
     expect(real.json.deleted).toEqual(dry.json.deleted);
@@ -210,7 +210,7 @@ describe('cassandra interop with real pyworkflow', () => {
     for (const must of [ancient, purgedParent, purgedChild, oldLink, dupOld, claimedOld]) expect(doomed.has(must), must).toBe(true);
     for (const must of [keptParent, g, p, dupNew, claimedNew]) expect(doomed.has(must), must).toBe(false);
 
-    const after = pyworkflow<Inspection>('inspect', storage, ['--run-ids', ids, '--manifest', '-'], manifest);
+    const after = await pyworkflow<Inspection>('inspect', storage, ['--run-ids', ids, '--manifest', '-'], manifest);
     const want = { runs: 0, events: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0, steps: 0 };
     for (const f of facts) {
       const seen = after.runs[f.run_id]!;
@@ -243,7 +243,7 @@ describe('cassandra interop with real pyworkflow', () => {
 
     // list_runs by status: what it listed before, minus the purged runs.
     for (const status of STATUSES) {
-      const listed = pyworkflow<{ runs: { run_id: string }[] }>('list-runs', storage, ['--status', status]).runs.map((r) => r.run_id).sort();
+      const listed = (await pyworkflow<{ runs: { run_id: string }[] }>('list-runs', storage, ['--status', status])).runs.map((r) => r.run_id).sort();
       expect(listed, `list_runs(${status})`).toEqual(listedBefore.get(status)!.filter((r) => !doomed.has(r)));
     }
     expect(after.schedules).toEqual({ ...before.schedules, sched_old_deleted: null });
@@ -251,7 +251,7 @@ describe('cassandra interop with real pyworkflow', () => {
     expect(subs.sort()).toEqual(['stream_step_consume_bbbbbbbbbbbb', 'stream_step_consume_cccccccccccc']);
 
     // A second sweep finds nothing left to do.
-    const again = sweep(storage);
+    const again = await sweep(storage);
     expect(again.code, again.stderr).toBe(0);
     expect(Object.values(again.json.deleted).every((v) => v === 0), JSON.stringify(again.json.deleted)).toBe(true);
   });
@@ -293,10 +293,10 @@ describe('cassandra layouts the backend does not know', () => {
     ] as const) {
       const keyspace = newTestKeyspaceName('unknown');
       const storage = cassandraStorageConfig(keyspace);
-      pyworkflow('populate', storage, ['--spec', '-'], { runs: [{ status: 'completed', updated_at: new Date(Date.now() - 40 * DAY).toISOString(), hooks: 1 }] });
+      await pyworkflow('populate', storage, ['--spec', '-'], { runs: [{ status: 'completed', updated_at: new Date(Date.now() - 40 * DAY).toISOString(), hooks: 1 }] });
       await c.execute(change.replace('%', keyspace));
       const snapshot = await dumpKeyspace(c, keyspace);
-      const r = sweep(storage);
+      const r = await sweep(storage);
       expect(r.code, r.stderr).toBe(1);
       expect(r.json.error?.code).toBe('UNKNOWN_SCHEMA');
       expect(r.json.error?.message).toMatch(message);
@@ -305,15 +305,15 @@ describe('cassandra layouts the backend does not know', () => {
   });
 
   it('names a missing keyspace, and treats the keyspace unmodified pyworkflow leaves (stopped at `token`) as empty', async () => {
-    const missing = sweep(cassandraStorageConfig('pywr_no_such_keyspace'));
+    const missing = await sweep(cassandraStorageConfig('pywr_no_such_keyspace'));
     expect(missing.code).toBe(1);
     expect(missing.json.error?.message).toMatch(/keyspace "pywr_no_such_keyspace" does not exist/);
 
     // pyworkflow as released, without the driver's shim: connect() fails at CREATE TABLE hooks.
     const keyspace = newTestKeyspaceName('broken');
     const storage = cassandraStorageConfig(keyspace);
-    expect(() => pyworkflow('init', storage, ['--no-shims'])).toThrow(/token/);
-    const r = sweep(storage);
+    await expect(pyworkflow('init', storage, ['--no-shims'])).rejects.toThrow(/token/);
+    const r = await sweep(storage);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json.schemaVersion).toBe('incomplete (5 of 21 tables)');
   });
@@ -322,7 +322,7 @@ describe('cassandra layouts the backend does not know', () => {
     const c = await testClient();
     const theirs = newTestKeyspaceName('theirs');
     const ours = newTestKeyspaceName('ours');
-    pyworkflow('init', cassandraStorageConfig(theirs));
+    await pyworkflow('init', cassandraStorageConfig(theirs));
     await createPyworkflowKeyspace(c, ours);
     const schema = async (ks: string): Promise<string[]> =>
       (await c.execute('SELECT table_name, column_name, kind, position, type, clustering_order FROM system_schema.columns WHERE keyspace_name = ?', [ks], { prepare: true })).rows

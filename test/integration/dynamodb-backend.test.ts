@@ -193,7 +193,7 @@ describe('dynamodb layouts the sweep refuses', () => {
   async function refused(table: string, reason: RegExp): Promise<void> {
     const before = await dumpTable(api, table);
     expect(Object.keys(before).length).toBeGreaterThan(0);
-    const r = sweepCli(config(table));
+    const r = await sweepCli(config(table));
     expect(r.code, r.stderr).toBe(1);
     const result = JSON.parse(r.stdout) as { outcome: string; error: { code: string; message: string }; deleted: Record<string, number> };
     expect(result).toMatchObject({ outcome: 'failed', error: { code: 'UNKNOWN_SCHEMA' } });
@@ -252,8 +252,8 @@ describe('dynamodb layouts the sweep refuses', () => {
     }
   });
 
-  it('a table that does not exist: a clear error naming table and region', () => {
-    const r = sweepCli(config('pywr-no-such-table'));
+  it('a table that does not exist: a clear error naming table and region', async () => {
+    const r = await sweepCli(config('pywr-no-such-table'));
     expect(r.code).toBe(1);
     const result = JSON.parse(r.stdout) as { error: { code: string; message: string } };
     expect(result.error.code).toBe('CONNECTION_FAILED');
@@ -264,7 +264,7 @@ describe('dynamodb layouts the sweep refuses', () => {
     const table = freshTableName('pywr-empty');
     await createPyworkflowTable(api, table);
     try {
-      const r = sweepCli(config(table));
+      const r = await sweepCli(config(table));
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'succeeded', deleted: { runs: 0 } });
     } finally {
@@ -284,9 +284,9 @@ describe('dynamodb credentials', () => {
     try {
       const base = ['sweep', '--storage', JSON.stringify(store.storageConfig), '--retention-days', '3', '--progress', 'log', '--verbose'];
       const outputs = [
-        runCli([...base, '--output', 'json'], env),
-        runCli([...base, '--output', 'text', '--dry-run'], env),
-        runCli(['sweep', '--storage', JSON.stringify({ ...store.storageConfig, endpoint_url: 'http://127.0.0.1:9' }), '--retention-days', '3', '--verbose', '--output', 'json'], env),
+        await runCli([...base, '--output', 'json'], env),
+        await runCli([...base, '--output', 'text', '--dry-run'], env),
+        await runCli(['sweep', '--storage', JSON.stringify({ ...store.storageConfig, endpoint_url: 'http://127.0.0.1:9' }), '--retention-days', '3', '--verbose', '--output', 'json'], env),
       ];
       expect(outputs.map((o) => o.code)).toEqual([0, 0, 1]);
       expect(JSON.parse(outputs[2]!.stdout)).toMatchObject({ outcome: 'failed', error: { code: 'CONNECTION_FAILED' } });
@@ -305,7 +305,7 @@ describe('dynamodb credentials', () => {
     const store = await fixture.create(dataset(32, 10));
     try {
       const before = await store.dump();
-      const r = runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--retention-days', '3', '--output', 'json'], {
+      const r = await runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--retention-days', '3', '--output', 'json'], {
         AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_PROFILE: 'pywr-no-such-profile',
         AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true',
         AWS_CONTAINER_CREDENTIALS_FULL_URI: '', AWS_WEB_IDENTITY_TOKEN_FILE: '',

@@ -48,7 +48,7 @@ async function allItems(table: string): Promise<Item[]> {
 describe('dynamodb interop with real pyworkflow', () => {
   it('the table pyworkflow creates on connect is the table our seed creates', async () => {
     const theirs = storageFor('pywr-interop-shape');
-    pyworkflow('init', theirs);
+    await pyworkflow('init', theirs);
     const ours = freshTableName('pywr-ours-shape');
     tables.push(ours);
     await createPyworkflowTable(api, ours);
@@ -59,12 +59,12 @@ describe('dynamodb interop with real pyworkflow', () => {
 
   it('purges exactly the eligible runs everywhere pyworkflow looks (hooks, tokens, flags, checkpoints, list_runs), keeps the rest readable', async () => {
     const storage = storageFor('pywr-interop');
-    pyworkflow('init', storage);
+    await pyworkflow('init', storage);
     // The shared scenario blocks the worker (synchronous child processes) for minutes on this slow
     // server; let vitest's pending status message finish first, or its 60 s RPC timeout reports an error.
     await new Promise((r) => setTimeout(r, 2000));
     // pyworkflow 0.4.0's get_signals reads STREAM#{id} while publish_signal writes STREAM_RUN#{id}: streams are checked below, on the items.
-    runInteropScenario({ storage, streams: false });
+    await runInteropScenario({ storage, streams: false });
 
     // Nothing left behind: every per-run item belongs to a run whose run item still exists.
     const items = await allItems(storage.table_name as string);
@@ -87,7 +87,7 @@ describe('dynamodb interop with real pyworkflow', () => {
     const now = Date.now();
     const iso = (days: number): string => new Date(now - days * 86_400_000).toISOString();
     const srun = 'run_ffff000000000001';
-    pyworkflow('populate', storage, ['--spec', '-'], {
+    await pyworkflow('populate', storage, ['--spec', '-'], {
       streams: [
         {
           stream_id: 'orders', stream_run_id: srun,
@@ -110,9 +110,9 @@ describe('dynamodb interop with real pyworkflow', () => {
       ],
     });
     const args = ['sweep', '--storage', JSON.stringify(storage), '--retention-days', '30', '--output', 'json', '--progress', 'none'];
-    const dry = runCli([...args, '--dry-run']);
+    const dry = await runCli([...args, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    const real = runCli(args);
+    const real = await runCli(args);
     expect(real.code, real.stderr).toBe(0);
     const deleted = (JSON.parse(real.stdout) as { deleted: Record<string, number> }).deleted;
     expect((JSON.parse(dry.stdout) as { deleted: unknown }).deleted).toEqual(deleted);
@@ -132,13 +132,13 @@ describe('dynamodb interop with real pyworkflow', () => {
     expect(keys('SCHEDULE#')).toEqual(['#METADATA deleted', '#METADATA paused']);
 
     // pyworkflow numbers the next signal of the stream run max+1: 4, not a restart at 0.
-    const more = pyworkflow<{ streams: { signals: { sequence: number }[] }[] }>('populate', storage, ['--spec', '-'], {
+    const more = await pyworkflow<{ streams: { signals: { sequence: number }[] }[] }>('populate', storage, ['--spec', '-'], {
       streams: [{ stream_id: 'orders_more', stream_run_id: srun, signals: [{ signal_type: 'order.created' }] }],
     });
     expect(more.streams[0]!.signals[0]!.sequence).toBe(4);
-    const schedules = pyworkflow<{ schedules: Record<string, unknown> }>('inspect', storage, ['--manifest', '-'], {
+    const { schedules } = await pyworkflow<{ schedules: Record<string, unknown> }>('inspect', storage, ['--manifest', '-'], {
       schedules: [{ schedule_id: 'sched_old_deleted' }, { schedule_id: 'sched_new_deleted' }, { schedule_id: 'sched_old_paused' }],
-    }).schedules;
+    });
     expect(schedules.sched_old_deleted).toBeNull();
     expect(schedules.sched_new_deleted).toMatchObject({ status: 'deleted' });
     expect(schedules.sched_old_paused).toMatchObject({ status: 'paused' });

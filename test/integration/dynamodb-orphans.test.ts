@@ -105,7 +105,7 @@ describe('dynamodb orphan sweep', () => {
     const store = await create();
     try {
       const before = await store.dump();
-      const r = runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', CUTOFF.toISOString(), '--output', 'json', '--orphans', '--progress', 'none']);
+      const r = await runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', CUTOFF.toISOString(), '--output', 'json', '--orphans', '--progress', 'none']);
       expect(r.code, r.stderr).toBe(0);
       const result = JSON.parse(r.stdout) as { outcome: string; deleted: Record<string, number> };
       expect(result).toMatchObject({ outcome: 'succeeded', deleted: ORPHAN_COUNTS });

@@ -7,11 +7,11 @@ import { runInteropScenario } from '../support/interop.js';
 import { pyworkflow } from '../support/pyworkflow.js';
 
 describe('file interop with real pyworkflow', () => {
-  it('purges exactly the eligible runs everywhere pyworkflow looks, keeps the rest readable', () => {
+  it('purges exactly the eligible runs everywhere pyworkflow looks, keeps the rest readable', async () => {
     const base = join(mkdtempSync(join(tmpdir(), 'pywr-file-interop-')), 'pyworkflow_data');
     const storage = { type: 'file', base_path: base };
-    pyworkflow('init', storage);
-    runInteropScenario({ storage });
+    await pyworkflow('init', storage);
+    await runInteropScenario({ storage });
     // No file of a purged run is left anywhere: every run-owned file names a run that still exists.
     const runs = new Set(readdirSync(join(base, 'runs')).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
     const owner = (name: string, sep: string): string => name.slice(0, name.indexOf(sep));

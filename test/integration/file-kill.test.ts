@@ -106,7 +106,7 @@ describe('file sweep killed at random instants', () => {
       const killed = await sweep.done;
       const afterKill = JSON.stringify(await store.dump());
       if (killed.signal === 'SIGKILL' && afterKill !== JSON.stringify(initial) && afterKill !== JSON.stringify(final)) landed += 1;
-      const resumed = runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', cutoff.toISOString(), '--batch-size', '7', '--output', 'json', '--progress', 'none']);
+      const resumed = await runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', cutoff.toISOString(), '--batch-size', '7', '--output', 'json', '--progress', 'none']);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(await store.dump()).toEqual(final);
       await store.destroy();

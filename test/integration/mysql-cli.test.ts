@@ -41,7 +41,7 @@ describe('mysql sweep through the CLI', () => {
     const data = mysqlFixture().adapt(generateDataset({ seed: 11, runs: 400, now, spanDays: 20, eventsPerRun: 1, edges: [cutoff], terminalShare: 1 }));
     const store = await mysqlFixture().create(data);
     try {
-      const r = runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', cutoff.toISOString(), '--output', 'json'], { TZ: 'America/Los_Angeles' });
+      const r = await runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', cutoff.toISOString(), '--output', 'json'], { TZ: 'America/Los_Angeles' });
       expect(r.code, r.stderr).toBe(0);
       const expected = data.runs.filter((x) => x.updated_at.getTime() < cutoff.getTime()).length;
       const onEdge = data.runs.filter((x) => Math.abs(x.updated_at.getTime() - cutoff.getTime()) <= 1);
@@ -54,16 +54,16 @@ describe('mysql sweep through the CLI', () => {
     }
   });
 
-  it('a wrong password fails with the target named and the password nowhere', () => {
+  it('a wrong password fails with the target named and the password nowhere', async () => {
     const secret = `wrong-Pw-${Date.now()}-s3cr3t`;
     const storage = { ...mysqlStorageConfig('mysql'), password: secret };
-    checkConnectionFailure(storage, secret, [/root@127\.0\.0\.1:13306\/mysql/, /Access denied/, /ER_ACCESS_DENIED_ERROR/], termLog());
+    await checkConnectionFailure(storage, secret, [/root@127\.0\.0\.1:13306\/mysql/, /Access denied/, /ER_ACCESS_DENIED_ERROR/], termLog());
   });
 
-  it('an unreachable server fails with the target named and the password nowhere', () => {
+  it('an unreachable server fails with the target named and the password nowhere', async () => {
     const secret = `unreachable-Pw-${Date.now()}`;
     const storage = { type: 'mysql', host: '127.0.0.1', port: 1, user: 'pyworkflow', password: secret, database: 'pyworkflow', connect_timeout_ms: 3000 };
-    checkConnectionFailure(storage, secret, [/pyworkflow@127\.0\.0\.1:1\/pyworkflow/, /ECONNREFUSED/], termLog());
+    await checkConnectionFailure(storage, secret, [/pyworkflow@127\.0\.0\.1:1\/pyworkflow/, /ECONNREFUSED/], termLog());
   });
 });
 

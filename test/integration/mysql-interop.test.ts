@@ -21,10 +21,10 @@ describe('mysql interop with real pyworkflow', () => {
     // reads everything here (it has no stream tables). The CLI runs in a non-UTC zone to show that
     // DATETIME values are never shifted by the local time zone (§1.3).
     const python = requireEnv('PYWORKFLOW_MYSQL_PYTHON');
-    pyworkflow('init', storage, [], undefined, python);
+    await pyworkflow('init', storage, [], undefined, python);
     process.env.TZ = 'Asia/Kolkata';
     try {
-      runInteropScenario({ storage, python, streams: false });
+      await runInteropScenario({ storage, python, streams: false });
     } finally {
       delete process.env.TZ;
     }

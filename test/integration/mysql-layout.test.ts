@@ -21,15 +21,15 @@ afterAll(async () => {
   for (const name of created) await dropMysqlDatabase(name);
 });
 
-function sweepJson(storage: Record<string, unknown>): { code: number | null; result: Record<string, unknown>; stderr: string } {
-  const r = runCli(['sweep', '--storage', JSON.stringify(storage), '--retention-days', '1', '--output', 'json']);
+async function sweepJson(storage: Record<string, unknown>): Promise<{ code: number | null; result: Record<string, unknown>; stderr: string }> {
+  const r = await runCli(['sweep', '--storage', JSON.stringify(storage), '--retention-days', '1', '--output', 'json']);
   return { code: r.code, result: JSON.parse(r.stdout || '{}') as Record<string, unknown>, stderr: r.stderr };
 }
 
 describe('mysql layouts pyworkflow really creates', () => {
   it('our v2 seed is the schema 0.2.3 creates (the last release that can, H7)', async () => {
     const real = await database();
-    pyworkflow('init', mysqlStorageConfig(real), [], undefined, requireEnv('PYWORKFLOW_MYSQL_PYTHON'));
+    await pyworkflow('init', mysqlStorageConfig(real), [], undefined, requireEnv('PYWORKFLOW_MYSQL_PYTHON'));
     const ours = await database();
     await withMysql(ours, (c) => seedMysqlStore(c, emptyDataset()));
     expect(await mysqlCatalog(ours)).toEqual(await mysqlCatalog(real));
@@ -38,11 +38,11 @@ describe('mysql layouts pyworkflow really creates', () => {
   it('a database 0.4.0 failed to initialise (version 2, no workflow_runs) equals our failed-init seed and sweeps as empty', async () => {
     const real = await database();
     const storage = mysqlStorageConfig(real);
-    expect(() => pyworkflow('init', storage)).toThrow(/syntax/i);
+    await expect(pyworkflow('init', storage)).rejects.toThrow(/syntax/i);
     const ours = await database();
     await withMysql(ours, (c) => seedMysqlStore(c, emptyDataset(), { layout: 'failed-init' }));
     expect(await mysqlCatalog(ours)).toEqual(await mysqlCatalog(real));
-    const r = sweepJson(storage);
+    const r = await sweepJson(storage);
     expect(r.code, r.stderr).toBe(0);
     expect(r.result).toMatchObject({ outcome: 'succeeded', schemaVersion: '2', deleted: { runs: 0 } });
   });
@@ -52,7 +52,7 @@ describe('mysql layouts pyworkflow really creates', () => {
     try {
       await withMysql(String(store.storageConfig.database), (c) => c.query("INSERT INTO schema_versions VALUES (8, '2027-01-01 00:00:00', 'future')"));
       const before = await store.dump();
-      const r = sweepJson(store.storageConfig);
+      const r = await sweepJson(store.storageConfig);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/unknown pyworkflow schema \(schema_versions holds version 8\); supported: pre-versioning, 1, 2, 3, 4, 5, 6, 7\. Nothing was deleted/);
       expect(r.result).toMatchObject({ outcome: 'failed', error: { code: 'UNKNOWN_SCHEMA' } });

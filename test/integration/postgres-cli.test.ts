@@ -38,18 +38,18 @@ describe('postgres sweep through the CLI', () => {
     });
   });
 
-  it('a wrong password fails with the target named and the password nowhere', () => {
+  it('a wrong password fails with the target named and the password nowhere', async () => {
     const secret = `wrong-Pw-${Date.now()}-s3cr3t`;
     const storage = { ...pgStorageConfig('postgres', 'pyworkflow'), password: secret };
-    checkConnectionFailure(storage, secret, [/postgres@127\.0\.0\.1:15432\/pyworkflow/, /password authentication failed/, /28P01/], termLog());
+    await checkConnectionFailure(storage, secret, [/postgres@127\.0\.0\.1:15432\/pyworkflow/, /password authentication failed/, /28P01/], termLog());
     const url = new URL(requireEnv('PG_URL'));
     const dsn = `postgresql://postgres:${encodeURIComponent(secret)}@${url.host}/pyworkflow?sslmode=disable`;
-    checkConnectionFailure({ type: 'postgres', dsn }, secret, [/postgres@127\.0\.0\.1:15432\/pyworkflow/, /28P01/], termLog());
+    await checkConnectionFailure({ type: 'postgres', dsn }, secret, [/postgres@127\.0\.0\.1:15432\/pyworkflow/, /28P01/], termLog());
   });
 
-  it('an unreachable server fails with the target named and the password nowhere', () => {
+  it('an unreachable server fails with the target named and the password nowhere', async () => {
     const secret = `unreachable-Pw-${Date.now()}`;
     const storage = { type: 'postgres', host: '127.0.0.1', port: 1, user: 'pyworkflow', password: secret, database: 'pyworkflow', connect_timeout_ms: 3000 };
-    checkConnectionFailure(storage, secret, [/pyworkflow@127\.0\.0\.1:1\/pyworkflow/, /ECONNREFUSED/], termLog());
+    await checkConnectionFailure(storage, secret, [/pyworkflow@127\.0\.0\.1:1\/pyworkflow/, /ECONNREFUSED/], termLog());
   });
 });

@@ -18,7 +18,7 @@ describe('postgres interop with real pyworkflow', () => {
     const storage = pgStorageConfig('postgres', db);
     // 0.2.7 and later cannot initialise an empty PostgreSQL database (H8): the store is bootstrapped
     // by 0.2.6, as an upgrading user's was, then written, swept and read by 0.4.0.
-    pyworkflow('init', storage, [], undefined, requireEnv('PYWORKFLOW_LEGACY_PYTHON'));
-    runInteropScenario({ storage, streams: true, scheduledSignals: true });
+    await pyworkflow('init', storage, [], undefined, requireEnv('PYWORKFLOW_LEGACY_PYTHON'));
+    await runInteropScenario({ storage, streams: true, scheduledSignals: true });
   });
 });

@@ -25,8 +25,8 @@ afterAll(async () => {
   for (const name of created) await dropPgDatabase(name);
 });
 
-function sweepJson(storage: Record<string, unknown>, extra: string[] = []): { code: number | null; result: Record<string, unknown>; stderr: string } {
-  const r = runCli(['sweep', '--storage', JSON.stringify(storage), '--retention-days', '1', '--output', 'json', ...extra]);
+async function sweepJson(storage: Record<string, unknown>, extra: string[] = []): Promise<{ code: number | null; result: Record<string, unknown>; stderr: string }> {
+  const r = await runCli(['sweep', '--storage', JSON.stringify(storage), '--retention-days', '1', '--output', 'json', ...extra]);
   return { code: r.code, result: JSON.parse(r.stdout || '{}') as Record<string, unknown>, stderr: r.stderr };
 }
 
@@ -35,8 +35,8 @@ describe('postgres layouts pyworkflow really creates', () => {
     const real = await database();
     const storage = pgStorageConfig('postgres', real);
     // 0.2.7+ cannot initialise an empty database (H8): bootstrap like an upgrading user did.
-    pyworkflow('init', storage, [], undefined, requireEnv('PYWORKFLOW_LEGACY_PYTHON'));
-    pyworkflow('init', storage);
+    await pyworkflow('init', storage, [], undefined, requireEnv('PYWORKFLOW_LEGACY_PYTHON'));
+    await pyworkflow('init', storage);
     const ours = await database();
     await withPgClient(ours, (c) => seedPostgresStore(c, emptyDataset()));
     const want = await postgresCatalog(real);
@@ -57,7 +57,7 @@ describe('postgres layouts pyworkflow really creates', () => {
   it('a database 0.4.0 failed to initialise (version 4, no workflow_runs) equals our failed-init seed and sweeps as empty', async () => {
     const real = await database();
     const storage = pgStorageConfig('postgres', real);
-    expect(() => pyworkflow('init', storage)).toThrow(/stream_subscriptions/);
+    await expect(pyworkflow('init', storage)).rejects.toThrow(/stream_subscriptions/);
     const ours = await database();
     await withPgClient(ours, (c) => seedPostgresStore(c, emptyDataset(), { layout: 'failed-init' }));
     const want = await postgresCatalog(real);
@@ -66,7 +66,7 @@ describe('postgres layouts pyworkflow really creates', () => {
     expect(got.constraints).toEqual(want.constraints);
     expect(got.indexes).toEqual(want.indexes);
     expect(got.versions).toEqual(want.versions);
-    const r = sweepJson(storage);
+    const r = await sweepJson(storage);
     expect(r.code, r.stderr).toBe(0);
     expect(r.result).toMatchObject({ outcome: 'succeeded', schemaVersion: '4', deleted: { runs: 0, streamRecords: 0 } });
   });
@@ -77,12 +77,12 @@ describe('postgres layouts pyworkflow really creates', () => {
       const before = await store.dump();
       const db = String(store.storageConfig.database);
       await withPgClient(db, (c) => c.query("INSERT INTO schema_versions VALUES (8, now(), 'future')"));
-      const future = sweepJson(store.storageConfig);
+      const future = await sweepJson(store.storageConfig);
       expect(future.code).toBe(1);
       expect(future.stderr).toMatch(/unknown pyworkflow schema \(schema_versions holds version 8\); supported: pre-versioning, 1, 2, 3, 4, 5, 6, 7\. Nothing was deleted/);
       expect(future.result).toMatchObject({ outcome: 'failed', error: { code: 'UNKNOWN_SCHEMA' } });
       await withPgClient(db, (c) => c.query('DELETE FROM schema_versions WHERE version IN (5, 8)'));
-      const gap = sweepJson(store.storageConfig);
+      const gap = await sweepJson(store.storageConfig);
       expect(gap.code).toBe(1);
       expect(gap.stderr).toMatch(/versions 1, 2, 3, 4, 6, 7 \(not 1\.\.n\)/);
       await withPgClient(db, (c) => c.query("INSERT INTO schema_versions VALUES (5, now(), 'x')"));
@@ -99,13 +99,13 @@ describe('postgres layouts pyworkflow really creates', () => {
     const store = await postgresFixture().create(generateDataset({ seed: 6, runs: 40, now: new Date(), spanDays: 30, eventsPerRun: 2 }));
     try {
       await withPgClient(String(store.storageConfig.database), (c) => c.query('DROP TABLE schema_versions'));
-      const r = sweepJson(store.storageConfig);
+      const r = await sweepJson(store.storageConfig);
       expect(r.code, r.stderr).toBe(0);
       expect(r.result).toMatchObject({ outcome: 'succeeded', schemaVersion: 'pre-versioning' });
     } finally {
       await store.destroy();
     }
-    const nothing = sweepJson(pgStorageConfig('postgres', await database()));
+    const nothing = await sweepJson(pgStorageConfig('postgres', await database()));
     expect(nothing.code).toBe(1);
     expect(nothing.stderr).toMatch(/no pyworkflow tables \(schema_versions, workflow_runs\) in the search_path schemas \(public\)/);
   });
@@ -125,7 +125,7 @@ describe('postgres layouts pyworkflow really creates', () => {
     const publicBefore = await handle.dump();
     const url = new URL(requireEnv('PG_URL'));
     const dsn = `postgresql://${url.username}:${url.password}@${url.host}/${db}?sslmode=disable&options=${encodeURIComponent('-c search_path=wf,public')}`;
-    const r = sweepJson({ type: 'postgres', dsn });
+    const r = await sweepJson({ type: 'postgres', dsn });
     expect(r.code, r.stderr).toBe(0);
     expect((r.result.deleted as { runs: number }).runs).toBeGreaterThan(0);
     expect(r.stderr).toContain('"schema":"wf"');

@@ -7,9 +7,9 @@ import { runInteropScenario } from '../support/interop.js';
 import { pyworkflow } from '../support/pyworkflow.js';
 
 describe('sqlite interop with real pyworkflow', () => {
-  it('purges exactly the eligible runs everywhere pyworkflow looks, keeps the rest readable', () => {
+  it('purges exactly the eligible runs everywhere pyworkflow looks, keeps the rest readable', async () => {
     const storage = { type: 'sqlite', base_path: join(mkdtempSync(join(tmpdir(), 'pywr-interop-')), 'pyworkflow.db') };
-    pyworkflow('init', storage);
-    runInteropScenario({ storage });
+    await pyworkflow('init', storage);
+    await runInteropScenario({ storage });
   });
 });

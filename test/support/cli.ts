@@ -1,7 +1,8 @@
 // Runs the built CLI (dist/src/cli/main.js) as a real process, the way a user or the run pod does.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { runProcess } from './process.js';
 import { CLI_PATH } from './test-env.js';
 
 export interface CliResult {
@@ -15,10 +16,9 @@ function requireBuilt(): void {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` before the tests`);
 }
 
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliResult {
+export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   requireBuilt();
-  const r = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  return runProcess(process.execPath, [CLI_PATH, ...args], { env: { ...process.env, ...env } });
 }
 
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult> } {

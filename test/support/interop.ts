@@ -105,12 +105,12 @@ function expectedPurged(runs: RunFacts[], cutoff: number): Set<string> {
   return doomed;
 }
 
-export function runInteropScenario(o: InteropOptions): void {
+export async function runInteropScenario(o: InteropOptions): Promise<void> {
   const now = new Date();
   const python = o.python;
-  const manifest = pyworkflow<Manifest>('populate', o.storage, ['--spec', '-'], interopSpec(now, { streams: o.streams ?? true, scheduledSignals: o.scheduledSignals ?? false }), python);
+  const manifest = await pyworkflow<Manifest>('populate', o.storage, ['--spec', '-'], interopSpec(now, { streams: o.streams ?? true, scheduledSignals: o.scheduledSignals ?? false }), python);
   const ids = manifest.runs.map((r) => r.run_id).join(',');
-  const before = pyworkflow<Inspection>('inspect', o.storage, ['--run-ids', ids, '--manifest', '-'], manifest, python);
+  const before = await pyworkflow<Inspection>('inspect', o.storage, ['--run-ids', ids, '--manifest', '-'], manifest, python);
   for (const r of manifest.runs) expect(before.runs[r.run_id]?.exists, r.run_id).toBe(true);
   // The truth is what pyworkflow reads back, not what was asked for.
   const facts: RunFacts[] = manifest.runs.map((r) => {
@@ -119,16 +119,16 @@ export function runInteropScenario(o: InteropOptions): void {
   });
   expect(new Set(facts.map((f) => f.status)).size, 'every status present').toBe(STATUSES.length);
 
-  const dry = runCli(['sweep', '--storage', JSON.stringify(o.storage), '--retention-days', '30', '--dry-run', '--output', 'json']);
+  const dry = await runCli(['sweep', '--storage', JSON.stringify(o.storage), '--retention-days', '30', '--dry-run', '--output', 'json']);
   expect(dry.code, dry.stderr).toBe(0);
-  const sweep = runCli(['sweep', '--storage', JSON.stringify(o.storage), '--retention-days', '30', '--output', 'json']);
+  const sweep = await runCli(['sweep', '--storage', JSON.stringify(o.storage), '--retention-days', '30', '--output', 'json']);
   expect(sweep.code, sweep.stderr).toBe(0);
   const result = JSON.parse(sweep.stdout) as { deleted: Record<string, number>; cutoff: string };
   expect(result.deleted).toEqual((JSON.parse(dry.stdout) as { deleted: unknown }).deleted);
 
   const purged = expectedPurged(facts, Date.parse(result.cutoff));
   expect(purged.size).toBeGreaterThan(5);
-  const after = pyworkflow<Inspection>('inspect', o.storage, ['--run-ids', ids, '--manifest', '-'], manifest, python);
+  const after = await pyworkflow<Inspection>('inspect', o.storage, ['--run-ids', ids, '--manifest', '-'], manifest, python);
   let events = 0;
   for (const r of facts) {
     const seen = after.runs[r.run_id]!;
@@ -150,7 +150,7 @@ export function runInteropScenario(o: InteropOptions): void {
 
   // list_runs by status shows no ghost of a purged run, and every kept run.
   for (const status of STATUSES) {
-    const listed = pyworkflow<{ runs: { run_id: string }[] }>('list-runs', o.storage, ['--status', status], undefined, python).runs.map((r) => r.run_id);
+    const listed = (await pyworkflow<{ runs: { run_id: string }[] }>('list-runs', o.storage, ['--status', status], undefined, python)).runs.map((r) => r.run_id);
     const want = facts.filter((r) => r.status === status && !purged.has(r.run_id)).map((r) => r.run_id).sort();
     expect(listed.filter((id) => facts.some((r) => r.run_id === id)).sort(), `list_runs(${status})`).toEqual(want);
   }

@@ -26,7 +26,7 @@ export async function killAndResume(
   const reference = await fixture.create(dataset);
   const initial = await reference.dump();
   const t0 = Date.now();
-  const ref = runCli(args(reference.storageConfig));
+  const ref = await runCli(args(reference.storageConfig));
   const uninterruptedMs = Date.now() - t0;
   expect(ref.code, ref.stderr).toBe(0);
   const final = await reference.dump();
@@ -48,7 +48,7 @@ export async function killAndResume(
       if (killed.signal === 'SIGKILL' && JSON.stringify(afterKill) !== JSON.stringify(initial) && JSON.stringify(afterKill) !== JSON.stringify(final)) {
         landed += 1;
       }
-      const resumed = runCli(args(store.storageConfig));
+      const resumed = await runCli(args(store.storageConfig));
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(await store.dump()).toEqual(final);
     } finally {

@@ -26,7 +26,7 @@ export async function killAtRandomTransactions(
   const reference = await fixture.create(dataset);
   const initial = await reference.dump();
   const t0 = Date.now();
-  const ref = runCli(args(reference.storageConfig, true));
+  const ref = await runCli(args(reference.storageConfig, true));
   const uninterruptedMs = Date.now() - t0;
   expect(ref.code, ref.stderr).toBe(0);
   const transactions = ref.stderr.split('\n').filter(isTransactionLine).length;
@@ -56,7 +56,7 @@ export async function killAtRandomTransactions(
       const killed = await done;
       const afterKill = JSON.stringify(await store.dump());
       if (killed.signal === 'SIGKILL' && afterKill !== JSON.stringify(initial) && afterKill !== JSON.stringify(final)) landed += 1;
-      const resumed = runCli(args(store.storageConfig, false));
+      const resumed = await runCli(args(store.storageConfig, false));
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(await store.dump()).toEqual(final);
     } finally {

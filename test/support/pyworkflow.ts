@@ -1,7 +1,7 @@
 // Calls test/support/pyworkflow_driver.py with a real pyworkflow virtualenv: genuine pyworkflow data
 // written and read back through pyworkflow's own storage classes.
 
-import { spawnSync } from 'node:child_process';
+import { runProcess } from './process.js';
 import { requireEnv } from './test-env.js';
 
 export interface ManifestRun {
@@ -43,12 +43,16 @@ export interface Inspection {
 }
 
 /** Runs one driver command; throws with the driver's error and stderr when it fails. */
-export function pyworkflow<T>(command: string, storage: Record<string, unknown>, args: string[] = [], input?: unknown, python = requireEnv('PYWORKFLOW_PYTHON')): T {
-  const r = spawnSync(python, [requireEnv('PYWORKFLOW_DRIVER'), command, '--storage', JSON.stringify(storage), ...args], {
-    encoding: 'utf8',
-    input: input === undefined ? undefined : JSON.stringify(input),
-    timeout: 600_000,
-    maxBuffer: 256 * 1024 * 1024,
+export async function pyworkflow<T>(
+  command: string,
+  storage: Record<string, unknown>,
+  args: string[] = [],
+  input?: unknown,
+  python = requireEnv('PYWORKFLOW_PYTHON'),
+): Promise<T> {
+  const r = await runProcess(python, [requireEnv('PYWORKFLOW_DRIVER'), command, '--storage', JSON.stringify(storage), ...args], {
+    ...(input === undefined ? {} : { input: JSON.stringify(input) }),
+    timeoutMs: 600_000,
   });
   let out: { ok?: boolean; error?: string } | undefined;
   try {
@@ -56,8 +60,8 @@ export function pyworkflow<T>(command: string, storage: Record<string, unknown>,
   } catch {
     out = undefined;
   }
-  if (r.status !== 0 || out?.ok !== true) {
-    throw new Error(`pyworkflow ${command} failed (exit ${r.status}): ${out?.error ?? r.stdout.slice(0, 500)}\n${r.stderr.slice(-2000)}`);
+  if (r.code !== 0 || out?.ok !== true) {
+    throw new Error(`pyworkflow ${command} failed (exit ${String(r.code)}): ${out?.error ?? r.stdout.slice(0, 500)}\n${r.stderr.slice(-2000)}`);
   }
   return out as T;
 }

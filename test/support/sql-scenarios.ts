@@ -98,7 +98,7 @@ export async function checkParentChildSweep(fixture: StoreFixture, expectPyworkf
     expectPyworkflow(store.storageConfig);
     // pyworkflow left the store as it was (its failure rolled back or never started).
     expect(await store.dump()).toEqual(before);
-    const r = runCli(sweepArgs(store.storageConfig));
+    const r = await runCli(sweepArgs(store.storageConfig));
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as { outcome: string; keptForChildren: number; deleted: Record<string, number> };
     expect(result.outcome).toBe('succeeded');
@@ -128,7 +128,7 @@ export async function checkConcurrentSweeps(fixture: StoreFixture, holdLock: (st
   const reference = await fixture.create(data);
   let single: Record<string, number>;
   try {
-    const r = runCli(sweepArgs(reference.storageConfig, ['--batch-size', '20']));
+    const r = await runCli(sweepArgs(reference.storageConfig, ['--batch-size', '20']));
     expect(r.code, r.stderr).toBe(0);
     single = deleted(r.stdout);
     expect(single.runs).toBeGreaterThan(100);
@@ -141,7 +141,7 @@ export async function checkConcurrentSweeps(fixture: StoreFixture, holdLock: (st
     const before = await store.dump();
     const release = await holdLock(store.storageConfig);
     try {
-      const waiting = runCli(sweepArgs(store.storageConfig, ['--lock-wait', '1']));
+      const waiting = await runCli(sweepArgs(store.storageConfig, ['--lock-wait', '1']));
       expect(waiting.code).toBe(1);
       expect(waiting.stderr).toMatch(/another retention sweep is running against .* \(waited 1 s for its lock\); nothing was deleted by this run/);
       expect(JSON.parse(waiting.stdout)).toMatchObject({ outcome: 'failed', error: { code: 'SWEEP_LOCKED' } });
@@ -164,8 +164,8 @@ export async function checkConcurrentSweeps(fixture: StoreFixture, holdLock: (st
 }
 
 /** A failed connection: exit 1, the message names host and database, the password appears nowhere. */
-export function checkConnectionFailure(storage: Record<string, unknown>, secret: string, mustName: RegExp[], terminationLog: string): void {
-  const r = runCli([...sweepArgs(storage), '--termination-log', terminationLog]);
+export async function checkConnectionFailure(storage: Record<string, unknown>, secret: string, mustName: RegExp[], terminationLog: string): Promise<void> {
+  const r = await runCli([...sweepArgs(storage), '--termination-log', terminationLog]);
   expect(r.code).toBe(1);
   for (const re of mustName) expect(r.stderr).toMatch(re);
   const everything = r.stdout + r.stderr + readIfExists(terminationLog);

@@ -27,7 +27,7 @@ describe('pyworkflow-retention sweep (sqlite)', () => {
 
   it('prints one JSON result, writes the same to the termination log, and exits 0', async () => {
     const log = join(mkdtempSync(join(tmpdir(), 'pywr-term-')), 'termination-log');
-    const r = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--output', 'json', '--termination-log', log]);
+    const r = await runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--output', 'json', '--termination-log', log]);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(validateResult(result), JSON.stringify(validateResult.errors)).toBe(true);
@@ -40,15 +40,15 @@ describe('pyworkflow-retention sweep (sqlite)', () => {
 
   it('a dry run deletes nothing and predicts the real run', async () => {
     const before = await store.dump();
-    const dry = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--dry-run', '--output', 'json']);
+    const dry = await runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--dry-run', '--output', 'json']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(await store.dump()).toEqual(before);
-    const real = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--output', 'json']);
+    const real = await runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--output', 'json']);
     expect((JSON.parse(real.stdout) as { deleted: unknown }).deleted).toEqual((JSON.parse(dry.stdout) as { deleted: unknown }).deleted);
   });
 
-  it('prints a human summary in text mode', () => {
-    const r = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--progress', 'none']);
+  it('prints a human summary in text mode', async () => {
+    const r = await runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--progress', 'none']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/pyworkflow-retention sweep succeeded/);
     expect(r.stdout).toMatch(/runs\s+\d+/);
@@ -62,7 +62,7 @@ describe('pyworkflow-retention sweep (sqlite)', () => {
     [['--older-than', new Date(Date.now() - 3600_000).toISOString()], /less than one day before now/],
   ])('bad input %j exits 2 naming the problem and changes nothing', async (args, message) => {
     const before = await store.dump();
-    const r = runCli(['sweep', '--storage', storage(), ...(args)]);
+    const r = await runCli(['sweep', '--storage', storage(), ...(args)]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --verbose
@@ -75,16 +75,16 @@ describe('pyworkflow-retention sweep (sqlite)', () => {
     db.prepare("INSERT INTO schema_versions (version, applied_at, description) VALUES (8, '2027-01-01T00:00:00+00:00', 'future')").run();
     db.close();
     const before = await store.dump();
-    const r = runCli(['sweep', '--storage', storage(), '--retention-days', '1', '--output', 'json']);
+    const r = await runCli(['sweep', '--storage', storage(), '--retention-days', '1', '--output', 'json']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/unknown pyworkflow schema \(schema_versions holds version 8\); supported: pre-versioning, 1, 2, 3, 4, 5, 6, 7\. Nothing was deleted/);
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'failed', error: { code: 'UNKNOWN_SCHEMA' } });
     expect(await store.dump()).toEqual(before);
   });
 
-  it('fails clearly on a missing database file instead of creating one', () => {
+  it('fails clearly on a missing database file instead of creating one', async () => {
     const missing = join(tmpdir(), `no-such-${Date.now()}.db`);
-    const r = runCli(['sweep', '--storage', JSON.stringify({ type: 'sqlite', base_path: missing }), '--retention-days', '30']);
+    const r = await runCli(['sweep', '--storage', JSON.stringify({ type: 'sqlite', base_path: missing }), '--retention-days', '30']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/database file does not exist/);
   });
@@ -93,7 +93,7 @@ describe('pyworkflow-retention sweep (sqlite)', () => {
     const before = await store.dump();
     const lock = acquireSqliteSweepLock((store.storageConfig as { base_path: string }).base_path, 0, 'test');
     try {
-      const r = runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--lock-wait', '1']);
+      const r = await runCli(['sweep', '--storage', storage(), '--retention-days', '30', '--lock-wait', '1']);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/another retention sweep is running/);
       expect(await store.dump()).toEqual(before);
@@ -104,15 +104,15 @@ describe('pyworkflow-retention sweep (sqlite)', () => {
 
   it('refuses --orphans where the backend has no orphan sweep, deleting nothing', async () => {
     const before = await store.dump();
-    const r = runCli(['sweep', '--storage', JSON.stringify({ type: 'reference-memory' }), '--retention-days', '30', '--orphans']);
+    const r = await runCli(['sweep', '--storage', JSON.stringify({ type: 'reference-memory' }), '--retention-days', '30', '--orphans']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--orphans is not supported for reference-memory stores/);
     expect(await store.dump()).toEqual(before);
   });
 
-  it('exits 2 for an unknown command or flag', () => {
-    expect(runCli(['purge']).code).toBe(2);
-    const r = runCli(['sweep', '--storage', storage(), '--retention-days', '3', '--frobnicate']);
+  it('exits 2 for an unknown command or flag', async () => {
+    expect((await runCli(['purge'])).code).toBe(2);
+    const r = await runCli(['sweep', '--storage', storage(), '--retention-days', '3', '--frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--frobnicate/);
   });

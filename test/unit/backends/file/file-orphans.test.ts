@@ -124,10 +124,10 @@ describe('file orphan sweep', () => {
     const { h, base } = await store(orphanScenario());
     const before = await h.dump();
     const args = ['sweep', '--storage', JSON.stringify(h.storageConfig), '--older-than', CUTOFF.toISOString(), '--no-housekeeping', '--output', 'json', '--orphans'];
-    const dry = runCli([...args, '--dry-run']);
+    const dry = await runCli([...args, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(await h.dump()).toEqual(before);
-    const r = runCli(args);
+    const r = await runCli(args);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as { outcome: string; deleted: Record<string, number> };
     expect(result.outcome).toBe('succeeded');

@@ -65,7 +65,7 @@ describe('sqlite orphan sweep', () => {
 
   it('works through the CLI', async () => {
     const h = await store(orphanScenario());
-    const r = runCli(['sweep', '--storage', JSON.stringify(h.storageConfig), '--older-than', CUTOFF.toISOString(), '--orphans', '--no-housekeeping', '--output', 'json']);
+    const r = await runCli(['sweep', '--storage', JSON.stringify(h.storageConfig), '--older-than', CUTOFF.toISOString(), '--orphans', '--no-housekeeping', '--output', 'json']);
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { deleted: unknown }).deleted).toMatchObject(ORPHAN_COUNTS);
   });

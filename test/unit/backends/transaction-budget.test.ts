@@ -1,7 +1,7 @@
-// The transaction budget: a first transaction of at most 100 runs, shrinking at once when one runs
+// The SQL backends' transaction budget: a first transaction of at most 100 runs, shrinking at once when one runs
 // over budget, growing by at most half when under. No server needed.
 import { describe, expect, it } from 'vitest';
-import { TransactionBudget } from '../../../../src/backends/postgres/tx-budget.js';
+import { TransactionBudget } from '../../../src/backends/transaction-budget.js';
 
 describe('transaction budget', () => {
   it('starts small, grows by half while under budget, up to what fits', () => {
