@@ -7,6 +7,7 @@ import { RetentionError } from '../../errors.js';
 import type {
   Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
+import { TransactionBudget } from '../transaction-budget.js';
 import { candidatePage, childrenOf, countCandidates, toRunState } from './candidates.js';
 import type { MysqlConfig } from './config.js';
 import { connectMysql, describeEndpoint, endpointSecrets, mysqlError, resolveEndpoint, type MysqlEndpoint, type MysqlSession } from './connection.js';
@@ -14,7 +15,6 @@ import { runMysqlHousekeeping } from './housekeeping.js';
 import { detectMysqlLayout, type MysqlLayout } from './layout.js';
 import { purgeBatch } from './purge.js';
 import { acquireMysqlSweepLock } from './sweep-lock.js';
-import { TransactionBudget } from './tx-budget.js';
 
 const COUNT_TIMEOUT_MS = 10_000;
 

@@ -9,10 +9,10 @@ import type mysql from 'mysql2/promise';
 import type { KindCounts } from '../../engine/records.js';
 import type { Logger } from '../../log.js';
 import type { PurgeBatch, PurgeResult, RunState } from '../backend.js';
+import { purgeInBudgetedChunks, type TransactionBudget } from '../transaction-budget.js';
 import { runColumns, toRunState, type RunRow } from './candidates.js';
 import type { MysqlLayout } from './layout.js';
 import { inTransaction } from './transaction.js';
-import type { TransactionBudget } from './tx-budget.js';
 
 const KIND_OF = { events: 'events', steps: 'steps', hooks: 'hooks', cancellation_flags: 'cancellationFlags' } as const;
 
@@ -26,26 +26,9 @@ export interface PurgeContext {
   logger: Logger;
 }
 
-/**
- * Purges a batch in one transaction, or in several consecutive ones when the budget says one would
- * run too long: chunks follow the batch's order (children before parents), and a chunk ignores
- * children purged by the chunks before it (a dry run still sees them), so the outcome is the same.
- */
-export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
-  const counts: Partial<KindCounts> = {};
-  const purged: string[] = [];
-  const planned = [...new Map(batch.runs.map((r) => [r.runId, r])).values()];
-  for (let start = 0; start < planned.length; ) {
-    const size = ctx.budget.next(planned.length - start);
-    const chunk = planned.slice(start, start + size);
-    start += size;
-    const t0 = performance.now();
-    const result = await purgeChunk(ctx, batch, chunk.map((r) => r.runId).sort(), new Set(purged), dryRun);
-    ctx.budget.record(chunk.length, performance.now() - t0);
-    purged.push(...result.purgedRunIds);
-    for (const [kind, n] of Object.entries(result.counts) as [keyof KindCounts, number][]) counts[kind] = (counts[kind] ?? 0) + n;
-  }
-  return { counts, purgedRunIds: purged };
+/** Purges a batch in one transaction, or in consecutive ones the transaction budget keeps short. */
+export function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
+  return purgeInBudgetedChunks(ctx.budget, batch, (chunk, purgedBefore) => purgeChunk(ctx, batch, chunk.map((r) => r.runId).sort(), purgedBefore, dryRun));
 }
 
 async function purgeChunk(ctx: PurgeContext, batch: PurgeBatch, ids: string[], purgedBefore: ReadonlySet<string>, dryRun: boolean): Promise<PurgeResult> {

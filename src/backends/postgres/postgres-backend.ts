@@ -8,6 +8,7 @@ import { RetentionError } from '../../errors.js';
 import type {
   Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
+import { TransactionBudget } from '../transaction-budget.js';
 import { candidatePage, childrenOf, countCandidates, toRunState } from './candidates.js';
 import type { PostgresConfig } from './config.js';
 import { connectPostgres, describeEndpoint, endpointSecrets, pgError, resolveEndpoint, type PostgresEndpoint } from './connection.js';
@@ -15,7 +16,6 @@ import { runPostgresHousekeeping } from './housekeeping.js';
 import { detectPostgresLayout, type PostgresLayout } from './layout.js';
 import { purgeBatch } from './purge.js';
 import { acquirePostgresSweepLock } from './sweep-lock.js';
-import { TransactionBudget } from './tx-budget.js';
 
 /** Counting candidates is for the progress bar only: it may not hold up a sweep longer than this. */
 const COUNT_TIMEOUT_MS = 10_000;

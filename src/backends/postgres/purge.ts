@@ -9,11 +9,11 @@ import type pg from 'pg';
 import type { KindCounts } from '../../engine/records.js';
 import type { Logger } from '../../log.js';
 import type { PurgeBatch, PurgeResult, RunState } from '../backend.js';
+import { purgeInBudgetedChunks, type TransactionBudget } from '../transaction-budget.js';
 import { runColumns, toRunState, type RunRow } from './candidates.js';
 import { densityProbe, eventCheckpointKeys, isDense, rangeStatements, rootIds } from './checkpoints.js';
 import type { PerRunTable, PostgresLayout } from './layout.js';
 import { inTransaction } from './transaction.js';
-import type { TransactionBudget } from './tx-budget.js';
 
 const KIND_OF: Record<PerRunTable | 'workflow_runs', keyof KindCounts> = {
   events: 'events',
@@ -39,26 +39,9 @@ interface Statement {
   values: unknown[];
 }
 
-/**
- * Purges a batch in one transaction, or in several consecutive ones when the budget says one would
- * run too long: chunks follow the batch's order (children before parents), and a chunk ignores
- * children purged by the chunks before it (a dry run still sees them), so the outcome is the same.
- */
-export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
-  const counts: Partial<KindCounts> = {};
-  const purged: string[] = [];
-  const planned = [...new Map(batch.runs.map((r) => [r.runId, r])).values()];
-  for (let start = 0; start < planned.length; ) {
-    const size = ctx.budget.next(planned.length - start);
-    const chunk = planned.slice(start, start + size);
-    start += size;
-    const t0 = performance.now();
-    const result = await purgeChunk(ctx, batch, chunk, new Set(purged), dryRun);
-    ctx.budget.record(chunk.length, performance.now() - t0);
-    purged.push(...result.purgedRunIds);
-    for (const [kind, n] of Object.entries(result.counts) as [keyof KindCounts, number][]) counts[kind] = (counts[kind] ?? 0) + n;
-  }
-  return { counts, purgedRunIds: purged };
+/** Purges a batch in one transaction, or in consecutive ones the transaction budget keeps short. */
+export function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
+  return purgeInBudgetedChunks(ctx.budget, batch, (chunk, purgedBefore) => purgeChunk(ctx, batch, chunk, purgedBefore, dryRun));
 }
 
 async function purgeChunk(ctx: PurgeContext, batch: PurgeBatch, chunk: readonly RunState[], purgedBefore: ReadonlySet<string>, dryRun: boolean): Promise<PurgeResult> {
