@@ -179,6 +179,7 @@ async function purgeCandidates(
         ),
     };
     const result = await backend.purgeRuns(batch, { dryRun: options.dryRun });
+    options.logger.debug('batch', { runs: batch.runs.length, purged: result.purgedRunIds.length });
     for (const id of result.purgedRunIds) handled.add(id);
     addCounts(deleted, result.counts);
     progress('runs');

@@ -1,6 +1,6 @@
 // Needs: the built CLI and a local directory (no server). SIGKILLs the real CLI at random instants of a
 // file-store sweep's deleting phase and requires every re-run to end in the uninterrupted sweep's exact
-// store. (Like test/support/kill-harness.ts, but timed from the sweep's first progress line: a file
+// store. (Like test/support/progress-kill.ts, but timed from the sweep's first progress line: a file
 // sweep's start-up is a large and variable part of its run, and kills there would test nothing.)
 import type { ChildProcess } from 'node:child_process';
 import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';

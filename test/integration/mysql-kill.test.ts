@@ -2,7 +2,7 @@
 // (support/progress-kill.ts), so they land mid-sweep however loaded the machine is.
 import { describe, expect, it } from 'vitest';
 import { generateDataset } from '../../src/model/generate.js';
-import { killAtRandomTransactions } from '../support/progress-kill.js';
+import { killAtRandomSteps } from '../support/progress-kill.js';
 import { mysqlFixture } from '../support/stores/mysql-store.js';
 
 describe('mysql sweep killed at random instants', () => {
@@ -11,8 +11,8 @@ describe('mysql sweep killed at random instants', () => {
     const now = new Date();
     const cutoff = new Date(now.getTime() - 10 * 86_400_000);
     const data = fixture.adapt(generateDataset({ seed: 42, runs: 1500, now, spanDays: 30, eventsPerRun: 4, edges: [cutoff] }));
-    const report = await killAtRandomTransactions(fixture, data, { cutoff, kills: 24, batchSize: 5, seed: 7 });
-    console.log(`mysql kill test: ${report.kills} kills, ${report.landedMidSweep} mid-sweep (of ${report.transactions} transactions), uninterrupted ${report.uninterruptedMs} ms`);
+    const report = await killAtRandomSteps(fixture, data, { cutoff, kills: 24, batchSize: 5, seed: 7 });
+    console.log(`mysql kill test: ${report.kills} kills, ${report.landedMidSweep} mid-sweep (of ${report.steps} transactions), uninterrupted ${report.uninterruptedMs} ms`);
     expect(report.landedMidSweep).toBeGreaterThanOrEqual(20);
   });
 });

@@ -1,36 +1,47 @@
-// Kill tests steered by the sweep's own progress instead of wall-clock fractions: the CLI runs with
-// --verbose and each committed transaction logs a line; a kill is sent a random 0-3 ms after a random
-// transaction's line, so it lands between two batches or inside the next one whatever the machine's
-// load (kill-harness.ts times kills by wall clock, which a loaded 2-core machine makes land before
-// the sweep starts or after it ends). As there: every killed store is resumed and must equal an
-// uninterrupted sweep's result.
+// Kill tests: SIGKILL the real CLI at random instants of a sweep, re-run it to completion, and require
+// the final store to equal an uninterrupted sweep's: nothing lost, nothing left behind.
+// Kills are steered by the sweep's own progress, not by wall-clock fractions (which a loaded 2-core
+// machine makes land before the sweep starts or after it ends): the CLI runs with --verbose, each
+// committed transaction (SQL stores) or purged batch (any store) logs a line, and a kill is sent a
+// random 0-3 ms after a random such line, so it lands between two steps or inside the next one.
 
 import { expect } from 'vitest';
 import type { Dataset } from '../../src/model/dataset.js';
 import { prng } from '../../src/model/generate.js';
 import { runCli, startCli } from './cli.js';
-import type { KillReport } from './kill-harness.js';
 import type { StoreFixture } from './stores/store-fixture.js';
 
-const isTransactionLine = (line: string): boolean => line.includes('"msg":"transaction"');
+/** Which verbose log line marks a step: a committed transaction (SQL stores) or a purged batch (any store). */
+export type KillMarker = 'transaction' | 'batch';
 
-export async function killAtRandomTransactions(
+export interface KillReport {
+  kills: number;
+  /** Kills that left a partly swept store (neither the initial nor the final state). */
+  landedMidSweep: number;
+  uninterruptedMs: number;
+  /** Steps (transactions or batches) the uninterrupted sweep logged. */
+  steps: number;
+}
+
+export async function killAtRandomSteps(
   fixture: StoreFixture,
   dataset: Dataset,
-  options: { cutoff: Date; kills: number; batchSize: number; seed: number },
-): Promise<KillReport & { transactions: number }> {
+  options: { cutoff: Date; kills: number; batchSize: number; seed: number; marker?: KillMarker },
+): Promise<KillReport> {
   const args = (config: Record<string, unknown>, verbose: boolean): string[] => [
     'sweep', '--storage', JSON.stringify(config), '--older-than', options.cutoff.toISOString(), '--batch-size', String(options.batchSize),
     '--output', 'json', '--progress', 'none', '--log-format', 'json', ...(verbose ? ['--verbose'] : []),
   ];
+  const marker = `"msg":"${options.marker ?? 'transaction'}"`;
+  const isStepLine = (line: string): boolean => line.includes(marker);
   const reference = await fixture.create(dataset);
   const initial = await reference.dump();
   const t0 = Date.now();
   const ref = await runCli(args(reference.storageConfig, true));
   const uninterruptedMs = Date.now() - t0;
   expect(ref.code, ref.stderr).toBe(0);
-  const transactions = ref.stderr.split('\n').filter(isTransactionLine).length;
-  expect(transactions).toBeGreaterThan(options.kills);
+  const steps = ref.stderr.split('\n').filter(isStepLine).length;
+  expect(steps).toBeGreaterThan(options.kills);
   const final = await reference.dump();
   await reference.destroy();
   expect(final).not.toEqual(initial);
@@ -40,7 +51,7 @@ export async function killAtRandomTransactions(
   for (let i = 0; i < options.kills; i++) {
     const store = await fixture.create(dataset);
     try {
-      const target = 1 + Math.floor(rnd() * (transactions - 1));
+      const target = 1 + Math.floor(rnd() * (steps - 1));
       const extraMs = Math.floor(rnd() * 4);
       const { child, done } = startCli(args(store.storageConfig, true));
       let seen = 0;
@@ -50,7 +61,7 @@ export async function killAtRandomTransactions(
         const lines = buffered.split('\n');
         buffered = lines.pop() ?? '';
         for (const line of lines) {
-          if (isTransactionLine(line) && ++seen === target) setTimeout(() => child.kill('SIGKILL'), extraMs);
+          if (isStepLine(line) && ++seen === target) setTimeout(() => child.kill('SIGKILL'), extraMs);
         }
       });
       const killed = await done;
@@ -63,5 +74,5 @@ export async function killAtRandomTransactions(
       await store.destroy();
     }
   }
-  return { kills: options.kills, landedMidSweep: landed, uninterruptedMs, transactions };
+  return { kills: options.kills, landedMidSweep: landed, uninterruptedMs, steps };
 }

@@ -162,7 +162,10 @@ export class SqliteBackend implements Backend {
     });
     try {
       // IMMEDIATE takes the write lock up front, so the re-read and the deletes see one state.
-      return options.dryRun ? work.deferred() : work.immediate();
+      const started = performance.now();
+      const result = options.dryRun ? work.deferred() : work.immediate();
+      this.deps.logger.debug('transaction', { what: 'purge', durationMs: Math.round((performance.now() - started) * 1000) / 1000 });
+      return result;
     } catch (err) {
       throw backendError(this.target, `purging a batch of ${batch.runs.length} runs`, err);
     }
