@@ -5,12 +5,13 @@
 import type mysql from 'mysql2/promise';
 import { UnknownSchemaError } from '../../errors.js';
 import type { StoreLayout } from '../backend.js';
+import { checkSqlColumns, SQL_PER_RUN_TABLES, SQL_REQUIRED_COLUMNS } from '../sql-layout.js';
 
 /** pyworkflow schema versions this release knows for MySQL ("pre-versioning" = before v0.1.23). */
 export const SUPPORTED_MYSQL_VERSIONS = ['pre-versioning', '1', '2', '3', '4', '5', '6', '7'] as const;
 const MAX_KNOWN_VERSION = 7;
 
-export const PER_RUN_TABLES = ['events', 'steps', 'hooks', 'cancellation_flags'] as const;
+export const PER_RUN_TABLES = SQL_PER_RUN_TABLES;
 
 export interface MysqlLayout extends StoreLayout {
   tables: ReadonlySet<string>;
@@ -20,20 +21,7 @@ export interface MysqlLayout extends StoreLayout {
   parentIndexHint: string;
 }
 
-const REQUIRED: Record<string, readonly string[]> = {
-  workflow_runs: ['run_id', 'status', 'updated_at'],
-  events: ['run_id'],
-  steps: ['run_id'],
-  hooks: ['run_id'],
-  cancellation_flags: ['run_id'],
-  checkpoints: ['step_run_id'],
-  schedules: ['schedule_id', 'status', 'updated_at'],
-  signals: ['stream_id', 'stream_run_id', 'sequence', 'signal_id', 'published_at'],
-  signal_acknowledgments: ['signal_id', 'step_run_id', 'acknowledged_at'],
-  stream_subscriptions: ['stream_id', 'step_run_id', 'status', 'created_at'],
-  scheduled_signals: ['id', 'delivered', 'created_at'],
-};
-const OPTIONAL_SHAPE = new Set(['schedules', 'signals', 'signal_acknowledgments', 'stream_subscriptions', 'scheduled_signals']);
+const REQUIRED = SQL_REQUIRED_COLUMNS;
 
 export async function detectMysqlLayout(conn: mysql.Connection, target: string, serverVersion: string): Promise<MysqlLayout> {
   const supported = [...SUPPORTED_MYSQL_VERSIONS];
@@ -73,16 +61,7 @@ export async function detectMysqlLayout(conn: mysql.Connection, target: string, 
     return { schemaVersion: version, empty: true, tables, columns, hasParentColumn: false, parentIndexHint: '', details };
   }
   if (version === 'pre-versioning' && !tables.has('events')) throw unknown('workflow_runs without events and without schema_versions');
-  for (const [table, needed] of Object.entries(REQUIRED)) {
-    if (!tables.has(table)) continue;
-    const missing = needed.filter((c) => !columns.get(table)!.has(c));
-    if (missing.length === 0) continue;
-    if (OPTIONAL_SHAPE.has(table)) {
-      tables.delete(table);
-      continue;
-    }
-    throw unknown(`${table} lacks column(s) ${missing.join(', ')}`);
-  }
+  checkSqlColumns(tables, columns, REQUIRED, unknown);
   const [indexRows] = await conn.query<mysql.RowDataPacket[]>(
     "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'workflow_runs' AND INDEX_NAME = 'idx_runs_parent_run_id' LIMIT 1",
   );

@@ -5,13 +5,13 @@
 import type pg from 'pg';
 import { UnknownSchemaError } from '../../errors.js';
 import type { StoreLayout } from '../backend.js';
+import { checkSqlColumns, SQL_PER_RUN_TABLES, SQL_REQUIRED_COLUMNS } from '../sql-layout.js';
 
 /** pyworkflow schema versions this release knows for PostgreSQL/Citus ("pre-versioning" = before v0.1.23). */
 export const SUPPORTED_POSTGRES_VERSIONS = ['pre-versioning', '1', '2', '3', '4', '5', '6', '7'] as const;
 const MAX_KNOWN_VERSION = 7;
 
-/** Tables with a run_id column whose rows belong to one run, in the order a purge deletes them. */
-export const PER_RUN_TABLES = ['events', 'steps', 'hooks', 'cancellation_flags'] as const;
+export const PER_RUN_TABLES = SQL_PER_RUN_TABLES;
 export type PerRunTable = (typeof PER_RUN_TABLES)[number];
 
 /**
@@ -37,22 +37,8 @@ const TABLES = [
   'signal_acknowledgments', 'stream_subscriptions', 'scheduled_signals',
 ] as const;
 
-/** Columns a table must have for us to touch it; a core table without them makes the layout unknown. */
-const REQUIRED: Record<string, readonly string[]> = {
-  workflow_runs: ['run_id', 'status', 'updated_at'],
-  events: ['run_id'],
-  steps: ['run_id', 'step_id'],
-  hooks: ['run_id'],
-  cancellation_flags: ['run_id'],
-  checkpoints: ['step_run_id'],
-  schedules: ['schedule_id', 'status', 'updated_at'],
-  signals: ['stream_id', 'stream_run_id', 'sequence', 'signal_id', 'published_at'],
-  signal_acknowledgments: ['signal_id', 'step_run_id', 'acknowledged_at'],
-  stream_subscriptions: ['stream_id', 'step_run_id', 'status', 'created_at'],
-  scheduled_signals: ['id', 'delivered', 'created_at'],
-};
-/** Tables only housekeeping uses: when their shape is unexpected the rule is skipped, nothing else. */
-const OPTIONAL_SHAPE = new Set(['schedules', 'signals', 'signal_acknowledgments', 'stream_subscriptions', 'scheduled_signals']);
+/** pyworkflow's columns, plus steps.step_id: event-keys checkpoint matching builds keys from it. */
+const REQUIRED: Record<string, readonly string[]> = { ...SQL_REQUIRED_COLUMNS, steps: ['run_id', 'step_id'] };
 
 export async function detectPostgresLayout(client: pg.Client, target: string, dialect: string): Promise<PostgresLayout> {
   const supported = [...SUPPORTED_POSTGRES_VERSIONS];
@@ -113,18 +99,7 @@ export async function detectPostgresLayout(client: pg.Client, target: string, di
   }
   if (version === 'pre-versioning' && !tables.has('events')) throw unknown('workflow_runs without events and without schema_versions');
 
-  for (const [table, needed] of Object.entries(REQUIRED)) {
-    if (!tables.has(table)) continue;
-    const have = columns.get(table) ?? new Set<string>();
-    const missing = needed.filter((c) => !have.has(c));
-    if (missing.length === 0) continue;
-    if (OPTIONAL_SHAPE.has(table)) {
-      // Housekeeping of a table we do not recognise is skipped rather than guessed.
-      tables.delete(table);
-      continue;
-    }
-    throw unknown(`${table} lacks column(s) ${missing.join(', ')}`);
-  }
+  checkSqlColumns(tables, columns, REQUIRED, unknown);
 
   const checkpointMatch = tables.has('checkpoints') ? await checkpointMatchOf(client, oids.get('checkpoints')!) : 'range';
   return {
