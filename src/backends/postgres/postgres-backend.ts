@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { RetentionError } from '../../errors.js';
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { TransactionBudget } from '../transaction-budget.js';
 import { candidatePage, childrenOf, countCandidates, toRunState } from './candidates.js';
@@ -14,6 +14,7 @@ import type { PostgresConfig } from './config.js';
 import { connectPostgres, describeEndpoint, endpointSecrets, pgError, resolveEndpoint, type PostgresEndpoint } from './connection.js';
 import { runPostgresHousekeeping } from './housekeeping.js';
 import { detectPostgresLayout, type PostgresLayout } from './layout.js';
+import { runPostgresOrphanSweep } from './orphans.js';
 import { purgeBatch } from './purge.js';
 import { acquirePostgresSweepLock } from './sweep-lock.js';
 
@@ -102,6 +103,13 @@ export class PostgresBackend implements Backend {
   async housekeep(request: HousekeepingRequest): Promise<void> {
     const layout = this.requireLayout();
     await this.run('housekeeping', (c) => runPostgresHousekeeping(c, layout, request, this.deps.logger));
+  }
+
+  async sweepOrphans(request: OrphanRequest): Promise<void> {
+    const layout = this.requireLayout();
+    await this.run('the orphan sweep', (client) =>
+      runPostgresOrphanSweep({ client, layout, citus: this.type === 'citus', budget: this.budget, logger: this.deps.logger }, request),
+    );
   }
 
   private async run<T>(action: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
