@@ -5,7 +5,7 @@
 
 import { RetentionError } from '../../errors.js';
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { TransactionBudget } from '../transaction-budget.js';
 import { candidatePage, childrenOf, countCandidates, toRunState } from './candidates.js';
@@ -13,6 +13,7 @@ import type { MysqlConfig } from './config.js';
 import { connectMysql, describeEndpoint, endpointSecrets, mysqlError, resolveEndpoint, type MysqlEndpoint, type MysqlSession } from './connection.js';
 import { runMysqlHousekeeping } from './housekeeping.js';
 import { detectMysqlLayout, type MysqlLayout } from './layout.js';
+import { runMysqlOrphanSweep } from './orphans.js';
 import { purgeBatch } from './purge.js';
 import { acquireMysqlSweepLock } from './sweep-lock.js';
 
@@ -95,6 +96,11 @@ export class MysqlBackend implements Backend {
   async housekeep(request: HousekeepingRequest): Promise<void> {
     const layout = this.requireLayout();
     await this.run('housekeeping', (s) => runMysqlHousekeeping(s.conn, layout, request, this.deps.logger));
+  }
+
+  async sweepOrphans(request: OrphanRequest): Promise<void> {
+    const layout = this.requireLayout();
+    await this.run('the orphan sweep', (s) => runMysqlOrphanSweep({ conn: s.conn, layout, budget: this.budget, logger: this.deps.logger }, request));
   }
 
   private async run<T>(action: string, work: (session: MysqlSession) => Promise<T>): Promise<T> {

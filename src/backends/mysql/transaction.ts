@@ -12,6 +12,8 @@ export const MAX_ATTEMPTS = 5;
 export interface TransactionOptions {
   what: string;
   readOnly?: boolean;
+  /** Run at REPEATABLE READ, where locking reads also lock the gaps of missing keys (the orphan sweep). */
+  repeatableRead?: boolean;
   logger: Logger;
 }
 
@@ -24,6 +26,7 @@ export async function inTransaction<T>(conn: mysql.Connection, options: Transact
         await conn.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
         await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
       } else {
+        if (options.repeatableRead) await conn.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
         await conn.query('START TRANSACTION');
       }
       const result = await work();
