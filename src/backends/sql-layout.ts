@@ -2,8 +2,21 @@
 // (pyworkflow-storage.md §3): the per-run tables, the columns each table must have for us to touch it,
 // and the rule for a table whose columns we do not recognise.
 
+import type { KindCounts } from '../engine/records.js';
+
 /** Tables with a run_id column whose rows belong to one run, in the order a purge deletes them. */
 export const SQL_PER_RUN_TABLES = ['events', 'steps', 'hooks', 'cancellation_flags'] as const;
+export type SqlPerRunTable = (typeof SQL_PER_RUN_TABLES)[number];
+
+/** Per-run tables: the kind they count as and the timestamps that date a row (NULL = not set). */
+export const SQL_PER_RUN_KINDS: Readonly<Record<SqlPerRunTable, { kind: keyof KindCounts; times: readonly string[] }>> = {
+  events: { kind: 'events', times: ['timestamp'] },
+  steps: { kind: 'steps', times: ['created_at', 'started_at', 'completed_at'] },
+  hooks: { kind: 'hooks', times: ['created_at', 'received_at'] },
+  cancellation_flags: { kind: 'cancellationFlags', times: ['created_at'] },
+};
+/** The timestamps that date a checkpoint row. */
+export const SQL_CHECKPOINT_TIMES = ['created_at', 'updated_at'] as const;
 
 /** Columns a table must have for us to touch it; a core table without them makes the layout unknown. */
 export const SQL_REQUIRED_COLUMNS: Readonly<Record<string, readonly string[]>> = {

@@ -59,6 +59,23 @@ export async function purgeInBudgetedChunks(budget: TransactionBudget, batch: Pu
   return { counts, purgedRunIds: purged };
 }
 
+/**
+ * Works through `items` in consecutive transactions the budget keeps short (the orphan sweeps' loop):
+ * `work` handles one chunk in one transaction and returns its counts; the sum is returned.
+ */
+export async function countInBudgetedChunks<T>(budget: TransactionBudget, items: readonly T[], work: (chunk: readonly T[]) => Promise<Partial<KindCounts>>): Promise<Partial<KindCounts>> {
+  const counts: Partial<KindCounts> = {};
+  for (let start = 0; start < items.length; ) {
+    const size = budget.next(items.length - start);
+    const chunk = items.slice(start, start + size);
+    start += size;
+    const t0 = performance.now();
+    addPartialCounts(counts, await work(chunk));
+    budget.record(chunk.length, performance.now() - t0);
+  }
+  return counts;
+}
+
 /** Adds `more` into `into` in place, kind by kind (kinds absent from both stay absent). */
 export function addPartialCounts(into: Partial<KindCounts>, more: Partial<KindCounts>): Partial<KindCounts> {
   for (const [kind, n] of Object.entries(more) as [keyof KindCounts, number][]) into[kind] = (into[kind] ?? 0) + n;

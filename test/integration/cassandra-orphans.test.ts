@@ -3,23 +3,14 @@
 // they name the orphan), everything else stays byte-identical, a dry run predicts it, and two sweeps
 // at once never count a row twice.
 import { afterAll, describe, expect, it } from 'vitest';
-import { sweep, type SweepOptions } from '../../src/engine/sweep.js';
-import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
-import { silentLogger } from '../../src/log.js';
+import { sweep } from '../../src/engine/sweep.js';
 import { runCli } from '../support/cli.js';
-import { CUTOFF, KEPT, NOW, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT } from '../support/orphan-scenario.js';
+import { CUTOFF, KEPT, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, orphanSweepOptions as options } from '../support/orphan-scenario.js';
 import { cassandraFixture, dropCassandraTestKeyspaces } from '../support/stores/cassandra-store.js';
 import type { Snapshot } from '../support/stores/store-fixture.js';
 
 afterAll(dropCassandraTestKeyspaces);
 const fixture = cassandraFixture();
-
-function options(over: Partial<SweepOptions> = {}): SweepOptions {
-  return {
-    cutoff: CUTOFF, statuses: [...TERMINAL_STATUSES], batchSize: 2, dryRun: false, housekeeping: false, orphanCutoff: CUTOFF, lockWaitMs: 1000,
-    signal: new AbortController().signal, now: () => NOW, logger: silentLogger, ...over,
-  };
-}
 
 /**
  * The store without the purged groups' rows. Hook ids repeat across runs in the scenario, so the

@@ -6,11 +6,10 @@ import type { DynamoApi } from '../../src/backends/dynamodb/client.js';
 import { DynamodbBackend } from '../../src/backends/dynamodb/dynamodb-backend.js';
 import { batchPut } from '../../src/backends/dynamodb/requests.js';
 import { createPyworkflowTable, writeDynamoDataset } from '../../src/backends/dynamodb/seed.js';
-import { sweep, type SweepOptions } from '../../src/engine/sweep.js';
-import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
+import { sweep } from '../../src/engine/sweep.js';
 import { silentLogger } from '../../src/log.js';
 import { runCli } from '../support/cli.js';
-import { CUTOFF, KEPT, NOW, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT } from '../support/orphan-scenario.js';
+import { CUTOFF, KEPT, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, orphanSweepOptions as options } from '../support/orphan-scenario.js';
 import { dynamoHandle, dynamoTestServer, freshTableName, testApi } from '../support/stores/dynamodb-store.js';
 import type { Snapshot, StoreHandle } from '../support/stores/store-fixture.js';
 
@@ -25,13 +24,6 @@ async function create(api: DynamoApi = testApi(server)): Promise<StoreHandle> {
   const counter = (runId: string, seq: number) => ({ PK: { S: `RUN#${runId}` }, SK: { S: '#EVENT_COUNTER' }, seq: { N: String(seq) } });
   await batchPut(api, table, [counter('run_gone_a', 3), counter('stream_step_consume_0123456789ab', 4), counter('stream_step_consume_ba9876543210', 3), counter('run_young', 3)]);
   return dynamoHandle(api, table, server, undefined, true);
-}
-
-function options(over: Partial<SweepOptions> = {}): SweepOptions {
-  return {
-    cutoff: CUTOFF, statuses: [...TERMINAL_STATUSES], batchSize: 2, dryRun: false, housekeeping: false, orphanCutoff: CUTOFF, lockWaitMs: 1000,
-    signal: new AbortController().signal, now: () => NOW, logger: silentLogger, ...over,
-  };
 }
 
 const mentions = (item: string, ids: readonly string[]): boolean => ids.some((id) => item.includes(id));

@@ -7,12 +7,10 @@ import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { adaptToMysqlV2, seedMysqlStore } from '../../src/backends/mysql/seed.js';
 import { formatDatetime6 } from '../../src/backends/mysql/time.js';
-import { sweep, type SweepOptions } from '../../src/engine/sweep.js';
-import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
-import { silentLogger } from '../../src/log.js';
+import { sweep } from '../../src/engine/sweep.js';
 import type { Dataset } from '../../src/model/dataset.js';
 import { runCli } from '../support/cli.js';
-import { CUTOFF, KEPT, NOW, OLD, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, YOUNG } from '../support/orphan-scenario.js';
+import { CUTOFF, KEPT, OLD, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, YOUNG, orphanSweepOptions as options, withoutPurgedGroups } from '../support/orphan-scenario.js';
 import { createMysqlDatabase, dropMysqlDatabase, mysqlAdminOptions, mysqlHandle, withMysql } from '../support/stores/mysql-store.js';
 import type { StoreHandle } from '../support/stores/store-fixture.js';
 
@@ -31,26 +29,6 @@ async function create(d: Dataset, fkOff = true): Promise<StoreHandle> {
   return mysqlHandle(database);
 }
 
-function options(over: Partial<SweepOptions> = {}): SweepOptions {
-  return {
-    cutoff: CUTOFF, statuses: [...TERMINAL_STATUSES], batchSize: 2, dryRun: false, housekeeping: false, orphanCutoff: CUTOFF, lockWaitMs: 1000,
-    signal: new AbortController().signal, now: () => NOW, logger: silentLogger, ...over,
-  };
-}
-
-/** The dataset without the purged groups' records: what the store must hold after the sweep. */
-function withoutPurged(d: Dataset, purged: readonly string[] = PURGED): Dataset {
-  const gone = new Set<string>(purged);
-  return {
-    ...d,
-    events: d.events.filter((e) => !gone.has(e.run_id)),
-    steps: d.steps.filter((s) => !gone.has(s.run_id)),
-    hooks: d.hooks.filter((h) => !gone.has(h.run_id)),
-    cancellationFlags: d.cancellationFlags.filter((f) => !gone.has(f.run_id)),
-    checkpoints: d.checkpoints.filter((c) => !purged.some((id) => c.step_run_id.startsWith(`${id}:`))),
-  };
-}
-
 const checkpointKeys = (store: StoreHandle): Promise<string[]> =>
   withMysql(String(store.storageConfig.database), async (c) => {
     const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT step_run_id FROM checkpoints');
@@ -63,7 +41,7 @@ const LOOKALIKES = ['runXgone_a:step_a', 'run_gone_a0:step_a', 'run_gone_a', 'RU
 describe('mysql orphan sweep', () => {
   it('purges exactly the old orphan groups, leaves every other row byte-identical; a dry run predicts it and deletes nothing', async () => {
     const store = await create(orphanScenario());
-    const want = await create(withoutPurged(orphanScenario()));
+    const want = await create(withoutPurgedGroups(orphanScenario()));
     try {
       const before = await store.dump();
       expect(Object.values(before).flat().filter((r) => KEPT.some((id) => r.includes(id))).length).toBeGreaterThanOrEqual(30);
@@ -148,7 +126,7 @@ describe('mysql orphan sweep', () => {
 
   it('a run record inserted (uncommitted) while the sweep runs: the sweep waits for it and keeps that group', async () => {
     const store = await create(orphanScenario());
-    const want = await create(withoutPurged(orphanScenario(), PURGED.filter((id) => id !== 'run_gone_c')));
+    const want = await create(withoutPurgedGroups(orphanScenario(), PURGED.filter((id) => id !== 'run_gone_c')));
     const writer = await mysql.createConnection(mysqlAdminOptions(String(store.storageConfig.database)));
     try {
       await writer.query('START TRANSACTION');
@@ -176,7 +154,7 @@ describe('mysql orphan sweep', () => {
 
   it('--orphans through the built CLI: exit 0 and the counts in the JSON result', async () => {
     const store = await create(orphanScenario());
-    const want = await create(withoutPurged(orphanScenario()));
+    const want = await create(withoutPurgedGroups(orphanScenario()));
     try {
       const r = await runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', CUTOFF.toISOString(), '--output', 'json', '--orphans', '--progress', 'none']);
       expect(r.code, r.stderr).toBe(0);

@@ -5,12 +5,10 @@
 // checkpoints, keys that only look like an orphan's), and a dry run predicts it and deletes nothing.
 import { describe, expect, it } from 'vitest';
 import { seedPostgresStore } from '../../src/backends/postgres/seed.js';
-import { sweep, type SweepOptions } from '../../src/engine/sweep.js';
-import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
-import { silentLogger } from '../../src/log.js';
+import { sweep } from '../../src/engine/sweep.js';
 import type { Dataset } from '../../src/model/dataset.js';
 import { runCli } from '../support/cli.js';
-import { CUTOFF, KEPT, NOW, OLD, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, YOUNG } from '../support/orphan-scenario.js';
+import { CUTOFF, KEPT, OLD, ORPHAN_COUNTS, orphanScenario, STREAM_CHECKPOINT, YOUNG, orphanSweepOptions as options, withoutPurgedGroups } from '../support/orphan-scenario.js';
 import { createPgDatabase, dropPgDatabase, pgHandle, withPgClient } from '../support/stores/postgres-store.js';
 import type { StoreHandle } from '../support/stores/store-fixture.js';
 
@@ -39,28 +37,6 @@ async function create(v: Variant, d: Dataset): Promise<StoreHandle> {
   return pgHandle(v.type, database);
 }
 
-function options(over: Partial<SweepOptions> = {}): SweepOptions {
-  return {
-    cutoff: CUTOFF, statuses: [...TERMINAL_STATUSES], batchSize: 2, dryRun: false, housekeeping: false, orphanCutoff: CUTOFF, lockWaitMs: 1000,
-    signal: new AbortController().signal, now: () => NOW, logger: silentLogger, ...over,
-  };
-}
-
-const isPurgedCheckpoint = (key: string): boolean => PURGED.some((id) => key.startsWith(`${id}:`));
-
-/** The dataset without the purged groups' records: what the store must hold after the sweep. */
-function withoutPurged(d: Dataset): Dataset {
-  const gone = new Set<string>(PURGED);
-  return {
-    ...d,
-    events: d.events.filter((e) => !gone.has(e.run_id)),
-    steps: d.steps.filter((s) => !gone.has(s.run_id)),
-    hooks: d.hooks.filter((h) => !gone.has(h.run_id)),
-    cancellationFlags: d.cancellationFlags.filter((f) => !gone.has(f.run_id)),
-    checkpoints: d.checkpoints.filter((c) => !isPurgedCheckpoint(c.step_run_id)),
-  };
-}
-
 /** Young checkpoints whose keys only look like run_gone_a's: LIKE sees '_' as a wildcard, a longer id, the bare id, another case, ';'. */
 const LOOKALIKES = ['runXgone_a:step_a', 'run_gone_a0:step_a', 'run_gone_a', 'RUN_GONE_A:step_a', 'run_gone_a;x'];
 
@@ -78,7 +54,7 @@ const variants: Variant[] = [
 describe.each(variants)('$name orphan sweep', (v) => {
   it('purges exactly the old orphan groups, leaves every other row byte-identical; a dry run predicts it and deletes nothing', async () => {
     const store = await create(v, orphanScenario());
-    const want = await create(v, withoutPurged(orphanScenario()));
+    const want = await create(v, withoutPurgedGroups(orphanScenario()));
     try {
       const backend = store.backend();
       await backend.open();
@@ -137,7 +113,7 @@ describe.each(variants)('$name orphan sweep', (v) => {
 
   it('--orphans through the built CLI: exit 0 and the counts in the JSON result', async () => {
     const store = await create(v, orphanScenario());
-    const want = await create(v, withoutPurged(orphanScenario()));
+    const want = await create(v, withoutPurgedGroups(orphanScenario()));
     try {
       const r = await runCli(['sweep', '--storage', JSON.stringify(store.storageConfig), '--older-than', CUTOFF.toISOString(), '--output', 'json', '--orphans', '--progress', 'none']);
       expect(r.code, r.stderr).toBe(0);

@@ -2,6 +2,9 @@
 // groups (purged), an orphan group with one young record, an idle and a live stream-step pseudo run,
 // a stream-step checkpoint, and runs that have a record (all untouched).
 
+import type { SweepOptions } from '../../src/engine/sweep.js';
+import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
+import { silentLogger } from '../../src/log.js';
 import { emptyDataset, type Dataset, type RunRecord } from '../../src/model/dataset.js';
 
 export const NOW = new Date('2026-06-01T12:00:00.000Z');
@@ -18,6 +21,27 @@ export const STREAM_CHECKPOINT = 'stream_step_consume_0123456789ab';
 
 /** What the sweep reports for the scenario (no run record is deleted). */
 export const ORPHAN_COUNTS = { runs: 0, events: 3 + 2 + 4, hooks: 2 + 1, steps: 1, cancellationFlags: 1, checkpoints: 1 };
+
+/** Engine options for sweeping the scenario with --orphans: batches of 2, housekeeping off, the clock at NOW. */
+export function orphanSweepOptions(over: Partial<SweepOptions> = {}): SweepOptions {
+  return {
+    cutoff: CUTOFF, statuses: [...TERMINAL_STATUSES], batchSize: 2, dryRun: false, housekeeping: false, orphanCutoff: CUTOFF, lockWaitMs: 1000,
+    signal: new AbortController().signal, now: () => NOW, logger: silentLogger, ...over,
+  };
+}
+
+/** The dataset without the records of the `purged` groups: what a store must hold after the sweep. */
+export function withoutPurgedGroups(d: Dataset, purged: readonly string[] = PURGED): Dataset {
+  const gone = new Set<string>(purged);
+  return {
+    ...d,
+    events: d.events.filter((e) => !gone.has(e.run_id)),
+    steps: d.steps.filter((s) => !gone.has(s.run_id)),
+    hooks: d.hooks.filter((h) => !gone.has(h.run_id)),
+    cancellationFlags: d.cancellationFlags.filter((f) => !gone.has(f.run_id)),
+    checkpoints: d.checkpoints.filter((c) => !purged.some((id) => c.step_run_id.startsWith(`${id}:`))),
+  };
+}
 
 function run(run_id: string, status: string, updated_at: Date): RunRecord {
   return {

@@ -19,22 +19,15 @@ import { CancelledError } from '../../errors.js';
 import type { KindCounts } from '../../engine/records.js';
 import type { Logger } from '../../log.js';
 import type { OrphanRequest } from '../backend.js';
-import { addPartialCounts, type TransactionBudget } from '../transaction-budget.js';
+import { SQL_CHECKPOINT_TIMES, SQL_PER_RUN_KINDS } from '../sql-layout.js';
+import { addPartialCounts, countInBudgetedChunks, type TransactionBudget } from '../transaction-budget.js';
 import { PER_RUN_TABLES, type MysqlLayout } from './layout.js';
 import { checkpointPredicate } from './purge.js';
 import { formatDatetime6 } from './time.js';
 import { inTransaction } from './transaction.js';
 
-type PerRunTable = (typeof PER_RUN_TABLES)[number];
-
-/** Per-run tables: the kind they count as and the timestamps that date a row (NULL = not set). */
-const PER_RUN: Record<PerRunTable, { kind: keyof KindCounts; times: readonly string[] }> = {
-  events: { kind: 'events', times: ['timestamp'] },
-  steps: { kind: 'steps', times: ['created_at', 'started_at', 'completed_at'] },
-  hooks: { kind: 'hooks', times: ['created_at', 'received_at'] },
-  cancellation_flags: { kind: 'cancellationFlags', times: ['created_at'] },
-};
-const CHECKPOINT_TIMES = ['created_at', 'updated_at'] as const;
+const PER_RUN = SQL_PER_RUN_KINDS;
+const CHECKPOINT_TIMES = SQL_CHECKPOINT_TIMES;
 
 /** Distinct run ids (or checkpoint keys) per discovery statement. */
 const DISCOVERY_PAGE = 2000;
@@ -53,16 +46,7 @@ export async function runMysqlOrphanSweep(ctx: OrphanContext, request: OrphanReq
   for (let i = 0; i < groups.length; i += request.batchSize) {
     if (request.signal.aborted) throw new CancelledError('stop requested during the orphan sweep');
     const batch = groups.slice(i, i + request.batchSize);
-    const counts: Partial<KindCounts> = {};
-    for (let start = 0; start < batch.length; ) {
-      const size = ctx.budget.next(batch.length - start);
-      const chunk = batch.slice(start, start + size);
-      start += size;
-      const t0 = performance.now();
-      addPartialCounts(counts, await sweepChunk(ctx, chunk, request));
-      ctx.budget.record(chunk.length, performance.now() - t0);
-    }
-    request.onBatch(counts);
+    request.onBatch(await countInBudgetedChunks(ctx.budget, batch, (chunk) => sweepChunk(ctx, chunk, request)));
   }
 }
 
@@ -132,7 +116,7 @@ interface GroupState {
 }
 
 /** One transaction: lock and re-check the run records, date every record of each group, delete (or count) the old groups. */
-async function sweepChunk(ctx: OrphanContext, ids: string[], request: OrphanRequest): Promise<Partial<KindCounts>> {
+async function sweepChunk(ctx: OrphanContext, ids: readonly string[], request: OrphanRequest): Promise<Partial<KindCounts>> {
   const { conn, layout } = ctx;
   const dryRun = request.dryRun;
   // DATETIME(6) text of the cutoff: digits and separators only, safe as a literal.

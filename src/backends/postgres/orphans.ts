@@ -17,20 +17,15 @@ import { CancelledError } from '../../errors.js';
 import type { KindCounts } from '../../engine/records.js';
 import type { Logger } from '../../log.js';
 import type { OrphanRequest, RunState } from '../backend.js';
-import { addPartialCounts, type TransactionBudget } from '../transaction-budget.js';
+import { SQL_CHECKPOINT_TIMES, SQL_PER_RUN_KINDS } from '../sql-layout.js';
+import { addPartialCounts, countInBudgetedChunks, type TransactionBudget } from '../transaction-budget.js';
 import { rangeStatements } from './checkpoints.js';
-import { PER_RUN_TABLES, type PerRunTable, type PostgresLayout } from './layout.js';
+import { PER_RUN_TABLES, type PostgresLayout } from './layout.js';
 import { settleInOrder } from './purge.js';
 import { inTransaction } from './transaction.js';
 
-/** Per-run tables: the kind they count as and the timestamps that date a row (NULL = not set). */
-const PER_RUN: Record<PerRunTable, { kind: keyof KindCounts; times: readonly string[] }> = {
-  events: { kind: 'events', times: ['timestamp'] },
-  steps: { kind: 'steps', times: ['created_at', 'started_at', 'completed_at'] },
-  hooks: { kind: 'hooks', times: ['created_at', 'received_at'] },
-  cancellation_flags: { kind: 'cancellationFlags', times: ['created_at'] },
-};
-const CHECKPOINT_TIMES = ['created_at', 'updated_at'] as const;
+const PER_RUN = SQL_PER_RUN_KINDS;
+const CHECKPOINT_TIMES = SQL_CHECKPOINT_TIMES;
 
 /** Distinct run ids (or checkpoint keys) per discovery statement: a short index range each. */
 const DISCOVERY_PAGE = 2000;
@@ -49,16 +44,7 @@ export async function runPostgresOrphanSweep(ctx: OrphanContext, request: Orphan
   for (let i = 0; i < groups.length; i += request.batchSize) {
     if (request.signal.aborted) throw new CancelledError('stop requested during the orphan sweep');
     const batch = groups.slice(i, i + request.batchSize);
-    const counts: Partial<KindCounts> = {};
-    for (let start = 0; start < batch.length; ) {
-      const size = ctx.budget.next(batch.length - start);
-      const chunk = batch.slice(start, start + size);
-      start += size;
-      const t0 = performance.now();
-      addPartialCounts(counts, await sweepChunk(ctx, chunk, request));
-      ctx.budget.record(chunk.length, performance.now() - t0);
-    }
-    request.onBatch(counts);
+    request.onBatch(await countInBudgetedChunks(ctx.budget, batch, (chunk) => sweepChunk(ctx, chunk, request)));
   }
 }
 
@@ -123,7 +109,7 @@ interface GroupState {
 }
 
 /** One transaction: re-check the run records, date every record of each group, delete (or count) the old groups. */
-async function sweepChunk(ctx: OrphanContext, ids: string[], request: OrphanRequest): Promise<Partial<KindCounts>> {
+async function sweepChunk(ctx: OrphanContext, ids: readonly string[], request: OrphanRequest): Promise<Partial<KindCounts>> {
   const { client, layout } = ctx;
   // A literal, not a parameter: the checkpoint range statements number their own parameters. ISO text only.
   const cutoff = request.orphanCutoff.toISOString();
@@ -199,7 +185,7 @@ async function sweepChunk(ctx: OrphanContext, ids: string[], request: OrphanRequ
 }
 
 /** Every `{id}:` checkpoint of the groups, with whether it is older than the cutoff. */
-async function readCheckpoints(ctx: OrphanContext, ids: string[], cutoff: string): Promise<{ key: string; runId: string; old: boolean }[]> {
+async function readCheckpoints(ctx: OrphanContext, ids: readonly string[], cutoff: string): Promise<{ key: string; runId: string; old: boolean }[]> {
   const { client, layout } = ctx;
   if (!layout.tables.has('checkpoints')) return [];
   const select = `SELECT step_run_id, ${oldExpr(layout.columns.get('checkpoints'), CHECKPOINT_TIMES, cutoff)} AS old FROM`;

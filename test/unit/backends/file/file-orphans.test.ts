@@ -5,12 +5,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileBackend } from '../../../../src/backends/file/file-backend.js';
 import { tryAcquire } from '../../../../src/backends/flock.js';
-import { sweep, type SweepOptions } from '../../../../src/engine/sweep.js';
-import { TERMINAL_STATUSES } from '../../../../src/engine/statuses.js';
-import { createLogger, silentLogger } from '../../../../src/log.js';
+import { sweep } from '../../../../src/engine/sweep.js';
+import { createLogger } from '../../../../src/log.js';
 import type { Dataset } from '../../../../src/model/dataset.js';
 import { runCli } from '../../../support/cli.js';
-import { addFullGroup, CUTOFF, NOW, OLD, ORPHAN_COUNTS, orphanScenario } from '../../../support/orphan-scenario.js';
+import { addFullGroup, CUTOFF, OLD, ORPHAN_COUNTS, orphanScenario, orphanSweepOptions as options } from '../../../support/orphan-scenario.js';
 import { fileStoreFixture, lockFiles } from '../../../support/stores/file-store.js';
 import type { StoreHandle } from '../../../support/stores/store-fixture.js';
 
@@ -26,13 +25,6 @@ async function store(d: Dataset): Promise<{ h: StoreHandle; base: string }> {
   // Checkpoint files hold only the step's data: their age is their mtime.
   for (const name of readdirSync(join(base, 'checkpoints'))) utimesSync(join(base, 'checkpoints', name), OLD, OLD);
   return { h, base };
-}
-
-function options(overrides: Partial<SweepOptions> = {}): SweepOptions {
-  return {
-    cutoff: CUTOFF, statuses: [...TERMINAL_STATUSES], batchSize: 2, dryRun: false, housekeeping: false, orphanCutoff: CUTOFF, lockWaitMs: 1000,
-    signal: new AbortController().signal, now: () => NOW, logger: silentLogger, ...overrides,
-  };
 }
 
 /** What must stay byte-identical: everything of the young groups, the stream-step checkpoint and the runs with a record. */

@@ -1,12 +1,10 @@
 // The SQLite orphan sweep (--orphans, H24): per-run rows of run ids without a run record go when all
 // of them are older than the cutoff; young groups, stream-step checkpoints and runs with a record stay.
 import { afterEach, describe, expect, it } from 'vitest';
-import { sweep, type SweepOptions } from '../../../../src/engine/sweep.js';
-import { TERMINAL_STATUSES } from '../../../../src/engine/statuses.js';
-import { silentLogger } from '../../../../src/log.js';
+import { sweep } from '../../../../src/engine/sweep.js';
 import type { Dataset } from '../../../../src/model/dataset.js';
 import { runCli } from '../../../support/cli.js';
-import { CUTOFF, NOW, ORPHAN_COUNTS, PURGED, orphanScenario } from '../../../support/orphan-scenario.js';
+import { CUTOFF, ORPHAN_COUNTS, orphanScenario, orphanSweepOptions as options, withoutPurgedGroups } from '../../../support/orphan-scenario.js';
 import { sqliteFixture } from '../../../support/stores/sqlite-store.js';
 import type { StoreHandle } from '../../../support/stores/store-fixture.js';
 
@@ -20,23 +18,6 @@ async function store(d: Dataset): Promise<StoreHandle> {
   handles.push(h);
   return h;
 }
-
-function withoutPurgedGroups(d: Dataset): Dataset {
-  const gone = new Set<string>(PURGED);
-  return {
-    ...d,
-    events: d.events.filter((e) => !gone.has(e.run_id)),
-    steps: d.steps.filter((s) => !gone.has(s.run_id)),
-    hooks: d.hooks.filter((h) => !gone.has(h.run_id)),
-    cancellationFlags: d.cancellationFlags.filter((f) => !gone.has(f.run_id)),
-    checkpoints: d.checkpoints.filter((c) => !PURGED.some((id) => c.step_run_id.startsWith(`${id}:`))),
-  };
-}
-
-const options = (overrides: Partial<SweepOptions> = {}): SweepOptions => ({
-  cutoff: CUTOFF, statuses: [...TERMINAL_STATUSES], batchSize: 2, dryRun: false, housekeeping: false, orphanCutoff: CUTOFF, lockWaitMs: 1000,
-  signal: new AbortController().signal, now: () => NOW, logger: silentLogger, ...overrides,
-});
 
 describe('sqlite orphan sweep', () => {
   it('a dry run predicts exactly what the sweep deletes; young groups, stream-step checkpoints and runs with a record stay byte-identical', async () => {
