@@ -4,7 +4,8 @@
 // transactions instead of lengthening the time pyworkflow's writers may wait on a locked run row.
 
 import type { KindCounts } from '../engine/records.js';
-import type { PurgeBatch, PurgeResult, RunState } from './backend.js';
+import { CancelledError } from '../errors.js';
+import type { OrphanRequest, PurgeBatch, PurgeResult, RunState } from './backend.js';
 
 /** Target BEGIN→COMMIT time: well under a second, so a slow outlier still stays below one. */
 export const TRANSACTION_BUDGET_MS = 300;
@@ -74,6 +75,17 @@ export async function countInBudgetedChunks<T>(budget: TransactionBudget, items:
     budget.record(chunk.length, performance.now() - t0);
   }
   return counts;
+}
+
+/**
+ * The SQL orphan sweeps' outer loop: orphan groups in batches of the request's size, each batch in
+ * budgeted transactions (`work` handles one chunk), reported per batch, cancellable between batches.
+ */
+export async function sweepOrphanBatches(budget: TransactionBudget, groups: readonly string[], request: OrphanRequest, work: (chunk: readonly string[]) => Promise<Partial<KindCounts>>): Promise<void> {
+  for (let i = 0; i < groups.length; i += request.batchSize) {
+    if (request.signal.aborted) throw new CancelledError('stop requested during the orphan sweep');
+    request.onBatch(await countInBudgetedChunks(budget, groups.slice(i, i + request.batchSize), work));
+  }
 }
 
 /** Adds `more` into `into` in place, kind by kind (kinds absent from both stay absent). */

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { sweep } from '../../src/engine/sweep.js';
 import { runCli } from '../support/cli.js';
-import { CUTOFF, KEPT, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, orphanSweepOptions as options } from '../support/orphan-scenario.js';
+import { CUTOFF, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, orphanSweepOptions as options, dryRunThenSweep } from '../support/orphan-scenario.js';
 import { cassandraFixture, dropCassandraTestKeyspaces } from '../support/stores/cassandra-store.js';
 import type { Snapshot } from '../support/stores/store-fixture.js';
 
@@ -26,17 +26,7 @@ describe('cassandra orphan sweep', () => {
   it('purges the old orphan groups (exact counts, their lookup rows too) and leaves every other row byte-identical; a dry run predicts it', async () => {
     const store = await fixture.create(orphanScenario());
     try {
-      const before = await store.dump();
-      expect(Object.values(before).flat().filter((r) => KEPT.some((id) => r.includes(id))).length).toBeGreaterThan(30);
-      const dry = await sweep(store.backend(), options({ dryRun: true }));
-      expect(dry.outcome, dry.error?.message).toBe('succeeded');
-      expect(dry.deleted).toMatchObject(ORPHAN_COUNTS);
-      expect(await store.dump()).toEqual(before);
-
-      const report = await sweep(store.backend(), options());
-      expect(report.outcome, report.error?.message).toBe('succeeded');
-      expect(report.deleted).toEqual(dry.deleted);
-      const after = await store.dump();
+      const { before, after } = await dryRunThenSweep(store);
       expect(after).toEqual(withoutPurged(before));
       // 15 counted rows, and 5 lookup rows: 3 tokens, hooks_by_id of hook_x_1, steps_by_id of run_gone_a's step.
       expect(Object.values(before).flat().length - Object.values(after).flat().length).toBe(15 + 5);

@@ -9,7 +9,7 @@ import { createPyworkflowTable, writeDynamoDataset } from '../../src/backends/dy
 import { sweep } from '../../src/engine/sweep.js';
 import { silentLogger } from '../../src/log.js';
 import { runCli } from '../support/cli.js';
-import { CUTOFF, KEPT, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, orphanSweepOptions as options } from '../support/orphan-scenario.js';
+import { CUTOFF, KEPT, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, orphanSweepOptions as options, dryRunThenSweep } from '../support/orphan-scenario.js';
 import { dynamoHandle, dynamoTestServer, freshTableName, testApi } from '../support/stores/dynamodb-store.js';
 import type { Snapshot, StoreHandle } from '../support/stores/store-fixture.js';
 
@@ -38,17 +38,7 @@ describe('dynamodb orphan sweep', () => {
   it('purges the old orphan groups (exact counts, tokens and counters too) and leaves every other item byte-identical; a dry run predicts it', async () => {
     const store = await create();
     try {
-      const before = await store.dump();
-      expect(Object.values(before).flat().filter((i) => mentions(i, KEPT)).length).toBeGreaterThan(30);
-      const dry = await sweep(store.backend(), options({ dryRun: true }));
-      expect(dry.outcome, dry.error?.message).toBe('succeeded');
-      expect(dry.deleted).toMatchObject(ORPHAN_COUNTS);
-      expect(await store.dump()).toEqual(before);
-
-      const report = await sweep(store.backend(), options());
-      expect(report.outcome, report.error?.message).toBe('succeeded');
-      expect(report.deleted).toEqual(dry.deleted);
-      const after = await store.dump();
+      const { before, after } = await dryRunThenSweep(store, (i) => mentions(i, KEPT));
       expect(after).toEqual(without(before, purgedItem));
       // 15 counted items, and 5 index items: 3 TOKEN# (one a legacy token without run_id), 2 #EVENT_COUNTER.
       expect(Object.values(before).flat().length - Object.values(after).flat().length).toBe(15 + 5);

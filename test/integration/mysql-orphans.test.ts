@@ -10,7 +10,7 @@ import { formatDatetime6 } from '../../src/backends/mysql/time.js';
 import { sweep } from '../../src/engine/sweep.js';
 import type { Dataset } from '../../src/model/dataset.js';
 import { runCli } from '../support/cli.js';
-import { CUTOFF, KEPT, OLD, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, YOUNG, orphanSweepOptions as options, withoutPurgedGroups } from '../support/orphan-scenario.js';
+import { CUTOFF, KEPT, OLD, ORPHAN_COUNTS, orphanScenario, PURGED, STREAM_CHECKPOINT, YOUNG, orphanSweepOptions as options, withoutPurgedGroups, dryRunThenSweep } from '../support/orphan-scenario.js';
 import { createMysqlDatabase, dropMysqlDatabase, mysqlAdminOptions, mysqlHandle, withMysql } from '../support/stores/mysql-store.js';
 import type { StoreHandle } from '../support/stores/store-fixture.js';
 
@@ -43,16 +43,7 @@ describe('mysql orphan sweep', () => {
     const store = await create(orphanScenario());
     const want = await create(withoutPurgedGroups(orphanScenario()));
     try {
-      const before = await store.dump();
-      expect(Object.values(before).flat().filter((r) => KEPT.some((id) => r.includes(id))).length).toBeGreaterThanOrEqual(30);
-      const dry = await sweep(store.backend(), options({ dryRun: true }));
-      expect(dry.outcome, dry.error?.message).toBe('succeeded');
-      expect(dry.deleted).toMatchObject(ORPHAN_COUNTS);
-      expect(await store.dump()).toEqual(before);
-
-      const report = await sweep(store.backend(), options());
-      expect(report.outcome, report.error?.message).toBe('succeeded');
-      expect(report.deleted).toEqual(dry.deleted);
+      await dryRunThenSweep(store);
       expect(await store.dump()).toEqual(await want.dump());
       expect(await checkpointKeys(store)).toContain(STREAM_CHECKPOINT);
 

@@ -8,7 +8,7 @@ import { seedPostgresStore } from '../../src/backends/postgres/seed.js';
 import { sweep } from '../../src/engine/sweep.js';
 import type { Dataset } from '../../src/model/dataset.js';
 import { runCli } from '../support/cli.js';
-import { CUTOFF, KEPT, OLD, ORPHAN_COUNTS, orphanScenario, STREAM_CHECKPOINT, YOUNG, orphanSweepOptions as options, withoutPurgedGroups } from '../support/orphan-scenario.js';
+import { CUTOFF, KEPT, OLD, ORPHAN_COUNTS, orphanScenario, STREAM_CHECKPOINT, YOUNG, orphanSweepOptions as options, withoutPurgedGroups, dryRunThenSweep } from '../support/orphan-scenario.js';
 import { createPgDatabase, dropPgDatabase, pgHandle, withPgClient } from '../support/stores/postgres-store.js';
 import type { StoreHandle } from '../support/stores/store-fixture.js';
 
@@ -61,17 +61,7 @@ describe.each(variants)('$name orphan sweep', (v) => {
       // The ICU database matches checkpoints by the key's exact run part, the others by key ranges.
       expect((await backend.detectLayout()).details?.checkpoints).toBe(v.createDatabase ? 'event-keys' : 'range');
       await backend.close();
-      const before = await store.dump();
-      expect(Object.values(before).flat().filter((r) => KEPT.some((id) => r.includes(id))).length).toBeGreaterThanOrEqual(30);
-      const dry = await sweep(store.backend(), options({ dryRun: true }));
-      expect(dry.outcome, dry.error?.message).toBe('succeeded');
-      expect(dry.deleted).toMatchObject(ORPHAN_COUNTS);
-      expect(await store.dump()).toEqual(before);
-
-      const report = await sweep(store.backend(), options());
-      expect(report.outcome, report.error?.message).toBe('succeeded');
-      expect(report.deleted).toEqual(dry.deleted);
-      const after = await store.dump();
+      const { after } = await dryRunThenSweep(store);
       expect(after).toEqual(await want.dump());
       expect(after.checkpoints!.some((r) => r.includes(STREAM_CHECKPOINT))).toBe(true);
 

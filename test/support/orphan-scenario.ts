@@ -2,10 +2,13 @@
 // groups (purged), an orphan group with one young record, an idle and a live stream-step pseudo run,
 // a stream-step checkpoint, and runs that have a record (all untouched).
 
-import type { SweepOptions } from '../../src/engine/sweep.js';
+import { expect } from 'vitest';
+import type { SweepReport } from '../../src/engine/report.js';
+import { sweep, type SweepOptions } from '../../src/engine/sweep.js';
 import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
 import { silentLogger } from '../../src/log.js';
 import { emptyDataset, type Dataset, type RunRecord } from '../../src/model/dataset.js';
+import type { Snapshot, StoreHandle } from './stores/store-fixture.js';
 
 export const NOW = new Date('2026-06-01T12:00:00.000Z');
 export const CUTOFF = new Date('2026-05-01T00:00:00.000Z');
@@ -28,6 +31,26 @@ export function orphanSweepOptions(over: Partial<SweepOptions> = {}): SweepOptio
     cutoff: CUTOFF, statuses: [...TERMINAL_STATUSES], batchSize: 2, dryRun: false, housekeeping: false, orphanCutoff: CUTOFF, lockWaitMs: 1000,
     signal: new AbortController().signal, now: () => NOW, logger: silentLogger, ...over,
   };
+}
+
+/**
+ * The common start of every orphan-sweep test on a store seeded with the scenario: the young groups and
+ * the runs with a record are really there; a dry run predicts ORPHAN_COUNTS and changes nothing; the
+ * sweep deletes exactly what the dry run predicted. Returns the dumps before and after, for the
+ * store-specific comparison.
+ */
+export async function dryRunThenSweep(store: StoreHandle, keptRows: (row: string) => boolean = (r) => KEPT.some((id) => r.includes(id))): Promise<{ before: Snapshot; after: Snapshot; report: SweepReport }> {
+  const before = await store.dump();
+  expect(Object.values(before).flat().filter(keptRows).length).toBeGreaterThanOrEqual(30);
+  const dry = await sweep(store.backend(), orphanSweepOptions({ dryRun: true }));
+  expect(dry.outcome, dry.error?.message).toBe('succeeded');
+  expect(dry.deleted).toMatchObject(ORPHAN_COUNTS);
+  expect(await store.dump()).toEqual(before);
+
+  const report = await sweep(store.backend(), orphanSweepOptions());
+  expect(report.outcome, report.error?.message).toBe('succeeded');
+  expect(report.deleted).toEqual(dry.deleted);
+  return { before, after: await store.dump(), report };
 }
 
 /** The dataset without the records of the `purged` groups: what a store must hold after the sweep. */

@@ -20,7 +20,7 @@ import type { KindCounts } from '../../engine/records.js';
 import type { Logger } from '../../log.js';
 import type { OrphanRequest } from '../backend.js';
 import { SQL_CHECKPOINT_TIMES, SQL_PER_RUN_KINDS } from '../sql-layout.js';
-import { addPartialCounts, countInBudgetedChunks, type TransactionBudget } from '../transaction-budget.js';
+import { addPartialCounts, sweepOrphanBatches, type TransactionBudget } from '../transaction-budget.js';
 import { PER_RUN_TABLES, type MysqlLayout } from './layout.js';
 import { checkpointPredicate } from './purge.js';
 import { formatDatetime6 } from './time.js';
@@ -43,11 +43,7 @@ export interface OrphanContext {
 
 export async function runMysqlOrphanSweep(ctx: OrphanContext, request: OrphanRequest): Promise<void> {
   const groups = await orphanGroups(ctx, request.signal);
-  for (let i = 0; i < groups.length; i += request.batchSize) {
-    if (request.signal.aborted) throw new CancelledError('stop requested during the orphan sweep');
-    const batch = groups.slice(i, i + request.batchSize);
-    request.onBatch(await countInBudgetedChunks(ctx.budget, batch, (chunk) => sweepChunk(ctx, chunk, request)));
-  }
+  await sweepOrphanBatches(ctx.budget, groups, request, (chunk) => sweepChunk(ctx, chunk, request));
 }
 
 /**
