@@ -3,7 +3,6 @@
 // unknown layouts refused with nothing deleted, and credentials never in any output.
 import type { BatchWriteItemCommandInput, DeleteItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/backends/backend.js';
 import type { DynamoApi } from '../../src/backends/dynamodb/client.js';
 import type { DynamodbConfig } from '../../src/backends/dynamodb/config.js';
 import { DynamodbBackend } from '../../src/backends/dynamodb/dynamodb-backend.js';
@@ -16,6 +15,7 @@ import { emptyDataset, type Dataset, type RunRecord } from '../../src/model/data
 import { generateDataset } from '../../src/model/generate.js';
 import { runCli, startCli } from '../support/cli.js';
 import { expectedAfterSweep } from '../support/oracle.js';
+import { raceGate } from '../support/race.js';
 import { dumpTable, dynamoFixture, dynamoTestServer, freshTableName, testApi } from '../support/stores/dynamodb-store.js';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
@@ -37,17 +37,6 @@ function options(over: Partial<SweepOptions> = {}): SweepOptions {
   };
 }
 
-/** Resolves every caller once n of them have called. */
-function atBarrier(n: number): () => Promise<void> {
-  let count = 0;
-  let release!: () => void;
-  const all = new Promise<void>((r) => (release = r));
-  return () => {
-    if (++count >= n) release();
-    return all;
-  };
-}
-
 function dataset(seed: number, runs: number): Dataset {
   return fixture.adapt(generateDataset({ seed, runs, now: NOW, spanDays: 30, eventsPerRun: 3, edges: [CUTOFF] }));
 }
@@ -59,21 +48,8 @@ describe('dynamodb sweeps racing each other', () => {
     const store = await fixture.create(data);
     const want = await fixture.create(expected.remaining);
     try {
-      // The sweeps really race: each one's first purge waits until all three hold their first candidate
-      // page, so the same runs are in flight in all three (a head start cannot let one do it all alone).
-      const arrived = atBarrier(3);
-      const gated = (backend: Backend): Backend => {
-        const purge = backend.purgeRuns.bind(backend);
-        let first = true;
-        backend.purgeRuns = async (batch, o) => {
-          if (first) {
-            first = false;
-            await arrived();
-          }
-          return purge(batch, o);
-        };
-        return backend;
-      };
+      // The sweeps really race: see support/race.ts.
+      const gated = raceGate(3);
       const reports = await Promise.all([0, 1, 2].map(() => sweep(gated(store.backend()), options())));
       for (const r of reports) expect(r.outcome, r.error?.message).toBe('succeeded');
       const total = zeroCounts();
