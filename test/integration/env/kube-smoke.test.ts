@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../support/kubectl.js';
 import { startTestNode, type TestNode } from '../../support/test-node.js';
 import { requireEnv } from '../../support/test-env.js';
 
@@ -46,23 +47,6 @@ async function kubectlFails(args: string[], input?: string): Promise<string> {
   throw new Error(`kubectl ${args.join(' ')} succeeded but was expected to fail`);
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 function jobCondition(job: V1Job, type: string): boolean {
   return (job.status?.conditions ?? []).some((c) => c.type === type && c.status === 'True');
 }
@@ -73,7 +57,7 @@ async function jobPods(jobName: string): Promise<V1Pod[]> {
 }
 
 async function waitForJob(name: string, type: 'Complete' | 'Failed', timeoutMs = 60_000): Promise<V1Job> {
-  return waitFor(`Job ${name} ${type}`, timeoutMs, async () => {
+  return eventually(`Job ${name} ${type}`, timeoutMs, async () => {
     const job = await batch.readNamespacedJob({ name, namespace: NS });
     const other = type === 'Complete' ? 'Failed' : 'Complete';
     if (jobCondition(job, other)) throw new Error(`Job ${name} is ${other}: ${JSON.stringify(job.status)}`);
@@ -197,7 +181,7 @@ describe('kube test environment', () => {
       await kubectl(['wait', '--for=condition=Established', `crd/widgets.${group}`, '--timeout=60s']);
       const widget = (days: unknown, mode = 'fast'): string =>
         JSON.stringify({ apiVersion: `${group}/v1alpha1`, kind: 'Widget', metadata: { name: `w${String(days)}`, namespace: NS }, spec: { days, mode } });
-      await waitFor('the CRD to be served', 30_000, async () => {
+      await eventually('the CRD to be served', 30_000, async () => {
         await kubectl(['get', `widgets.${group}`, '-n', NS]);
         return true;
       });
@@ -227,7 +211,7 @@ describe('kube test environment', () => {
       },
     });
     await core.deleteNamespacedConfigMap({ name: 'gc-owner', namespace: NS });
-    await waitFor('the garbage collector to delete gc-child', 60_000, async () => {
+    await eventually('the garbage collector to delete gc-child', 60_000, async () => {
       try {
         await core.readNamespacedConfigMap({ name: 'gc-child', namespace: NS });
         return undefined;
@@ -264,7 +248,7 @@ describe('kube test environment', () => {
     expect(JSON.parse(terminated?.message ?? 'null')).toEqual({ greeting: 'hello from a secret', answer: 42 });
     expect(node.logs(pod.metadata!.name!)).toContain(`log line from ${pod.metadata!.name!}`);
     // The Job controller removes its tracking finalizer once it has counted the pod.
-    await waitFor('the job-tracking finalizer to be removed', 30_000, async () => {
+    await eventually('the job-tracking finalizer to be removed', 30_000, async () => {
       const p = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NS });
       return (p.metadata?.finalizers ?? []).includes('batch.kubernetes.io/job-tracking') ? undefined : true;
     });
@@ -302,7 +286,7 @@ describe('kube test environment', () => {
       namespace: NS,
       body: nodeJob('across-restart', "setTimeout(() => require('fs').writeFileSync(process.argv[1], 'survived'), 3000)"),
     });
-    await waitFor('the pod to run', 30_000, async () =>
+    await eventually('the pod to run', 30_000, async () =>
       (await jobPods('across-restart')).some((p) => p.status?.phase === 'Running') ? true : undefined);
     const started = Date.now();
     await run('bash', [requireEnv('KUBE_ENV_SCRIPT'), 'restart-apiserver'], { timeout: 120_000 });
@@ -340,7 +324,7 @@ describe('kube test environment', () => {
     expect(manual.metadata?.ownerReferences?.[0]?.name).toBe(CRON);
 
     // The controller's own Job: created at the first minute boundary after beforeAll, at most ~60 s.
-    const scheduled = await waitFor('the cronjob controller to create a Job', 75_000, async () => {
+    const scheduled = await eventually('the cronjob controller to create a Job', 75_000, async () => {
       const jobs = await batch.listNamespacedJob({ namespace: NS });
       return jobs.items.find((j) =>
         j.metadata?.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp'] !== undefined &&
