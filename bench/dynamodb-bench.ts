@@ -20,9 +20,8 @@ import { adaptDatasetForDynamo, createPyworkflowTable, datasetItems, writeDynamo
 import { TERMINAL_STATUSES } from '../src/engine/statuses.js';
 import { sweep } from '../src/engine/sweep.js';
 import { silentLogger } from '../src/log.js';
-import type { Dataset } from '../src/model/dataset.js';
 import { generateDataset } from '../src/model/generate.js';
-import { envValue } from './bench-env.js';
+import { cutoffFor, envValue } from './bench-env.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -36,15 +35,6 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
   },
 });
-
-/** The cutoff that makes `share` of all runs terminal and older. */
-function cutoffFor(d: Dataset, share: number): Date {
-  const terminal = new Set<string>(TERMINAL_STATUSES);
-  const times = d.runs.filter((r) => terminal.has(r.status)).map((r) => r.updated_at.getTime()).sort((a, b) => a - b);
-  const want = Math.round(share * d.runs.length);
-  if (want > times.length) throw new Error(`only ${times.length} of ${d.runs.length} runs are terminal; lower --purgeable`);
-  return new Date(times[want - 1]! + 1);
-}
 
 /** Counts every call per operation (and index), to show what a sweep asks of DynamoDB. */
 function counting(api: DynamoApi): { api: DynamoApi; calls: Map<string, number> } {

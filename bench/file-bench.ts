@@ -4,14 +4,13 @@
 // Usage: node dist/bench/file-bench.js [--runs 20000] [--events 10] [--purgeable 0.6] [--steps] [--python PATH] [--dir DIR]
 
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { seedFileStore } from '../src/backends/file/seed.js';
 import type { SweepReport } from '../src/engine/report.js';
-import { TERMINAL_STATUSES } from '../src/engine/statuses.js';
-import type { Dataset } from '../src/model/dataset.js';
+import { cutoffFor, envValue } from './bench-env.js';
 import { generateDataset } from '../src/model/generate.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -27,24 +26,6 @@ const { values: args } = parseArgs({
     dir: { type: 'string', default: join(REPO, '.bench', 'file') },
   },
 });
-
-function pythonPath(): string {
-  if (args.python) return args.python;
-  if (process.env.PYWORKFLOW_PYTHON) return process.env.PYWORKFLOW_PYTHON;
-  const envFile = join(REPO, '.test-env', 'env');
-  const line = existsSync(envFile) ? readFileSync(envFile, 'utf8').split('\n').find((l) => l.startsWith('PYWORKFLOW_PYTHON=')) : undefined;
-  if (!line) throw new Error('no pyworkflow python: pass --python, set PYWORKFLOW_PYTHON, or run `npm run env:up` first');
-  return line.slice('PYWORKFLOW_PYTHON='.length);
-}
-
-/** The cutoff that makes `share` of all runs candidates (terminal and older). */
-function cutoffFor(d: Dataset, share: number): Date {
-  const terminal = new Set<string>(TERMINAL_STATUSES);
-  const times = d.runs.filter((r) => terminal.has(r.status)).map((r) => r.updated_at.getTime()).sort((a, b) => a - b);
-  const want = Math.round(share * d.runs.length);
-  if (want > times.length) throw new Error(`only ${times.length} of ${d.runs.length} runs are terminal; lower --purgeable`);
-  return new Date(times[want - 1]! + 1);
-}
 
 const fileCount = (dir: string): number =>
   readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? fileCount(join(dir, e.name)) : 1), 0);
@@ -88,7 +69,7 @@ async function main(): Promise<void> {
 
   spawnSync('sync');
   t = Date.now();
-  const py = spawnSync(pythonPath(), [join(REPO, 'bench', 'pyworkflow_file_retention.py'), theirs, cutoff.toISOString()], {
+  const py = spawnSync(args.python ?? envValue('PYWORKFLOW_PYTHON'), [join(REPO, 'bench', 'pyworkflow_file_retention.py'), theirs, cutoff.toISOString()], {
     encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
   });
   const theirsWall = (Date.now() - t) / 1000;

@@ -173,12 +173,7 @@ async function purgeHooksAndTokens(ctx: OrphanContext, groups: readonly GroupRea
       }
     });
     for (const g of groups) if (!young.has(g.runId)) clean.add(g.runId);
-    const result = ctx.tokenIndex.removeRunTokens(clean, legacyTokens);
-    if (result.kind === 'unreadable') {
-      ctx.logger.warn('_token_index.json cannot be parsed; its tokens are left in place', { reason: result.reason });
-    } else if (result.ownerWarning !== null) {
-      ctx.logger.warn(result.ownerWarning);
-    }
+    ctx.tokenIndex.removeRunTokensOrWarn(clean, legacyTokens, ctx.logger);
     return clean;
   } finally {
     indexLock.release();

@@ -207,12 +207,7 @@ async function purgeHooksAndTokens(ctx: PurgeContext, runs: readonly RunState[],
     });
     if (!locked) return false;
     const legacyTokens = new Set(hooks.flatMap((h) => (h.legacyToken === null ? [] : [h.legacyToken])));
-    const result = ctx.tokenIndex.removeRunTokens(new Set(runs.map((r) => r.runId)), legacyTokens);
-    if (result.kind === 'unreadable') {
-      ctx.logger.warn('_token_index.json cannot be parsed; its tokens are left in place', { reason: result.reason });
-    } else if (result.ownerWarning !== null) {
-      ctx.logger.warn(result.ownerWarning);
-    }
+    ctx.tokenIndex.removeRunTokensOrWarn(new Set(runs.map((r) => r.runId)), legacyTokens, ctx.logger);
     return true;
   } finally {
     indexLock.release();

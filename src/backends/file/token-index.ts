@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-write.js';
+import type { Logger } from '../../log.js';
 import type { FilePaths } from './layout.js';
 import { joinObject, rawObjectMembers, type RawMember } from './raw-json.js';
 
@@ -47,6 +48,16 @@ export class TokenIndexFile {
       }
     }
     return owners;
+  }
+
+  /** removeRunTokens, logging what a sweep must report: an unparseable index (left as is) or an owner it could not keep. */
+  removeRunTokensOrWarn(runIds: ReadonlySet<string>, tokens: ReadonlySet<string>, logger: Logger): void {
+    const result = this.removeRunTokens(runIds, tokens);
+    if (result.kind === 'unreadable') {
+      logger.warn('_token_index.json cannot be parsed; its tokens are left in place', { reason: result.reason });
+    } else if (result.ownerWarning !== null) {
+      logger.warn(result.ownerWarning);
+    }
   }
 
   /**
