@@ -64,7 +64,7 @@ export async function purgeInBudgetedChunks(budget: TransactionBudget, batch: Pu
  * Works through `items` in consecutive transactions the budget keeps short (the orphan sweeps' loop):
  * `work` handles one chunk in one transaction and returns its counts; the sum is returned.
  */
-export async function countInBudgetedChunks<T>(budget: TransactionBudget, items: readonly T[], work: (chunk: readonly T[]) => Promise<Partial<KindCounts>>): Promise<Partial<KindCounts>> {
+async function countInBudgetedChunks<T>(budget: TransactionBudget, items: readonly T[], work: (chunk: readonly T[]) => Promise<Partial<KindCounts>>): Promise<Partial<KindCounts>> {
   const counts: Partial<KindCounts> = {};
   for (let start = 0; start < items.length; ) {
     const size = budget.next(items.length - start);
