@@ -100,6 +100,13 @@ export interface InformerOptions<T extends Identified> {
   onWatchEnd?: (reason: WatchEndReason) => void;
 }
 
+/** Longest a list request may take (each page). */
+const LIST_TIMEOUT_MS = 60_000;
+/** Slack on top of the liveness guard, for a busy event loop. */
+const LIVENESS_SLACK_MS = 30_000;
+
+export type InformerHealth = { ok: true } | { ok: false; reason: string };
+
 export class Informer<T extends Identified> {
   private readonly store = new Map<string, T>();
   private readonly clock: Clock;
@@ -111,6 +118,10 @@ export class Informer<T extends Identified> {
   private running: Promise<void> | undefined;
   private cancelResync: (() => void) | undefined;
   private lastActivity = 0;
+  /** When the list/watch loop last took a step (a list page, a watch opening or ending, an event). */
+  private heartbeat = 0;
+  /** Why the loop ended while nobody stopped it. */
+  private died: string | undefined;
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.clock = opts.clock ?? realClock;
@@ -125,7 +136,16 @@ export class Informer<T extends Identified> {
 
   start(): void {
     if (this.running) return;
-    this.running = this.run().catch((err: unknown) => this.log.error('informer loop crashed', { err }));
+    this.heartbeat = this.clock.now();
+    this.running = this.run().then(
+      () => {
+        if (!this.abort.signal.aborted) this.died = 'the list/watch loop returned';
+      },
+      (err: unknown) => {
+        this.died = `the list/watch loop crashed: ${err instanceof Error ? err.message : String(err)}`;
+        this.log.error('informer loop crashed', { err });
+      },
+    );
     if (this.opts.resyncMs > 0) this.scheduleResync();
   }
 
@@ -144,6 +164,31 @@ export class Informer<T extends Identified> {
     return this.lastActivity;
   }
 
+  /**
+   * The longest the loop may go without a step while working as designed: a list page (bounded by its
+   * request timeout), or a watch that takes the watchdog's open timeout to open and then lives its
+   * server-side timeout plus the stall grace, followed by the longest backoff. Beyond it the
+   * watchdog itself has failed (a watch that ignores its abort), so the cache is silently frozen.
+   */
+  livenessGuardMs(): number {
+    const maxWatchMs = (this.opts.openTimeoutMs ?? 30_000) + (this.opts.watchTimeoutSeconds ?? [240, 300])[1] * 1000 + (this.opts.stallGraceMs ?? 30_000);
+    return Math.max(LIST_TIMEOUT_MS, maxWatchMs) + this.policy.backoff.maxMs + LIVENESS_SLACK_MS;
+  }
+
+  /**
+   * For the liveness probe: not ok when the loop has ended though nobody stopped it, or has taken no
+   * step for longer than livenessGuardMs(). A failing list or watch that keeps retrying with backoff is
+   * alive (a restart would not heal RBAC or a missing CRD). A stopped informer is ok (shutting down).
+   */
+  health(): InformerHealth {
+    if (this.abort.signal.aborted) return { ok: true };
+    if (this.died !== undefined) return { ok: false, reason: `${this.description}: ${this.died}` };
+    if (this.running === undefined) return { ok: true };
+    const idle = this.clock.now() - this.heartbeat;
+    if (idle > this.livenessGuardMs()) return { ok: false, reason: `${this.description}: the list/watch loop has not progressed for ${Math.round(idle / 1000)} s` };
+    return { ok: true };
+  }
+
   list(): T[] {
     return [...this.store.values()];
   }
@@ -157,6 +202,7 @@ export class Informer<T extends Identified> {
     let failures = 0;
     const signal = this.abort.signal;
     while (!signal.aborted) {
+      this.heartbeat = this.clock.now();
       if (rv === undefined) {
         try {
           rv = await this.relist(signal);
@@ -171,6 +217,7 @@ export class Informer<T extends Identified> {
         }
       }
       const result = await this.watchOnce(rv, signal);
+      this.heartbeat = this.clock.now();
       rv = result.rv;
       this.opts.onWatchEnd?.(result.outcome.reason);
       const decision = decideAfterWatch(result.outcome, failures, this.policy, this.random);
@@ -194,8 +241,9 @@ export class Informer<T extends Identified> {
         path: collectionPath(this.opts.resource, this.opts.namespace),
         query: { labelSelector: this.opts.labelSelector, limit: this.opts.pageSize ?? 500, continue: cont },
         signal,
-        timeoutMs: 60_000,
+        timeoutMs: LIST_TIMEOUT_MS,
       });
+      this.heartbeat = this.clock.now();
       items.push(...page.items);
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? '';
@@ -251,6 +299,7 @@ export class Informer<T extends Identified> {
         (event) => {
           if (ending) return;
           this.lastActivity = this.clock.now();
+          this.heartbeat = this.lastActivity;
           const next = this.applyEvent(event);
           if (next.kind === 'rv') {
             events += 1;
@@ -266,6 +315,7 @@ export class Informer<T extends Identified> {
           onOpen: () => {
             openedAt = this.clock.now();
             this.lastActivity = openedAt;
+            this.heartbeat = openedAt;
             cancelWatchdog();
             cancelWatchdog = this.clock.setTimer(() => {
               ending ??= 'stalled';

@@ -48,7 +48,7 @@ export async function runController(argv: readonly string[], io: CommandIO): Pro
 
   const endpoints: Endpoint[] = [];
   if (config.metricsBind) endpoints.push(await serve(config.metricsBind, { registry: metrics.registry }));
-  if (config.healthBind) endpoints.push(await serve(config.healthBind, { healthy: () => true, ready: () => manager.ready() }));
+  if (config.healthBind) endpoints.push(await serve(config.healthBind, { healthProblems: () => manager.healthProblems(), ready: () => manager.ready() }));
   logger.info('controller starting', {
     version: version(),
     identity,

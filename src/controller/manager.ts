@@ -62,6 +62,7 @@ export class Manager {
   private readonly sb: Controller;
   private readonly ctx: ReconcileContext;
   private leading = false;
+  private reportedProblems = '';
   private acting: { abort: AbortController; done: Promise<void> } | undefined;
   private readonly elector: LeaderElector | undefined;
 
@@ -163,6 +164,23 @@ export class Manager {
   /** Every cache has listed once: ready to serve (leader or not). */
   ready(): boolean {
     return this.informers.every((i) => i.hasSynced());
+  }
+
+  /**
+   * For /healthz: the problems of every informer whose list/watch loop has died or stalled beyond its
+   * guard (Informer.health). Empty = healthy. A restart is the only cure for a frozen cache.
+   */
+  healthProblems(): string[] {
+    const problems: string[] = [];
+    for (const i of this.informers) {
+      const h = i.health();
+      if (!h.ok) problems.push(h.reason);
+    }
+    if (problems.join('\n') !== this.reportedProblems) {
+      this.reportedProblems = problems.join('\n');
+      if (problems.length > 0) this.log.error('unhealthy: a watch loop has died or stalled; the liveness probe fails', { problems });
+    }
+    return problems;
   }
 
   isLeader(): boolean {

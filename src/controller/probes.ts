@@ -1,6 +1,7 @@
 // The controller's HTTP endpoints: /metrics (Prometheus) on the metrics address, /healthz and /readyz
 // on the health-probe address. Ready means the caches are synced, on the leader and on standbys alike,
-// so a rolling update never waits for a standby to become leader.
+// so a rolling update never waits for a standby to become leader. Healthy means every watch loop is
+// alive (Manager.healthProblems): a frozen cache would silently stop the operator, and only a restart heals it.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +20,8 @@ export function parseBindAddress(value: string): { host: string | undefined; por
 
 export interface ProbeHandlers {
   registry?: Registry;
-  healthy?: () => boolean;
+  /** Problems that make /healthz fail (liveness); empty = healthy. */
+  healthProblems?: () => readonly string[];
   ready?: () => boolean;
 }
 
@@ -44,8 +46,11 @@ export async function serve(bind: { host: string | undefined; port: number }, ha
       );
       return;
     }
-    if (path === '/healthz' && handlers.healthy) return reply(handlers.healthy() ? 200 : 503, handlers.healthy() ? 'ok\n' : 'unhealthy\n');
-    if (path === '/readyz' && handlers.ready) return reply(handlers.ready() ? 200 : 503, handlers.ready() ? 'ok\n' : 'caches not synced\n');
+    if (path === '/healthz' && handlers.healthProblems) {
+      const problems = handlers.healthProblems();
+      return problems.length === 0 ? reply(200, 'ok\n') : reply(503, `unhealthy:\n${problems.map((p) => `- ${p}\n`).join('')}`);
+    }
+    if (path === '/readyz' && handlers.ready) return handlers.ready() ? reply(200, 'ok\n') : reply(503, 'caches not synced\n');
     reply(404, 'not found\n');
   });
   server.keepAliveTimeout = 5_000;

@@ -1,7 +1,7 @@
 // The informer's restart decisions (pure) and its behaviour against a scripted API: resume after a
 // normal close, relist on 410, backoff on errors and relist storms, and the stall watchdog.
 import { describe, expect, it } from 'vitest';
-import { decideAfterWatch, DEFAULT_WATCH_POLICY, Informer, type InformerEventType } from '../../../src/controller/informer.js';
+import { decideAfterWatch, DEFAULT_WATCH_POLICY, Informer, type InformerEventType, type InformerOptions } from '../../../src/controller/informer.js';
 import { ApiError, TransportError, type KubeApi, type KubeRequest, type Query, type WatchEvent, type WatchOptions } from '../../../src/controller/kube-api.js';
 import type { KubeObject, ObjectList } from '../../../src/controller/resources.js';
 import { silentLogger } from '../../../src/log.js';
@@ -49,12 +49,13 @@ class FakeWatch {
   private reject!: (err: unknown) => void;
   readonly done: Promise<void>;
   ended = false;
-  constructor(readonly query: Query, private readonly onEvent: (e: WatchEvent) => void, private readonly options: WatchOptions) {
+  constructor(readonly query: Query, private readonly onEvent: (e: WatchEvent) => void, private readonly options: WatchOptions, ignoreAbort = false) {
     this.done = new Promise<void>((res, rej) => {
       this.resolve = res;
       this.reject = rej;
     });
-    options.signal.addEventListener('abort', () => this.close(), { once: true });
+    // ignoreAbort: a connection stuck where the abort does not reach it, so the watchdog cannot end it.
+    if (!ignoreAbort) options.signal.addEventListener('abort', () => this.close(), { once: true });
   }
   open(): void {
     this.options.onOpen?.();
@@ -80,6 +81,7 @@ class FakeApi implements KubeApi {
   listRv = '100';
   listError: Error | undefined;
   watches: FakeWatch[] = [];
+  ignoreAbort = false;
   async request<T>(_req: KubeRequest): Promise<T> {
     this.lists += 1;
     if (this.listError) throw this.listError;
@@ -87,7 +89,7 @@ class FakeApi implements KubeApi {
     return list as T;
   }
   watch(_path: string, query: Query, onEvent: (e: WatchEvent) => void, options: WatchOptions): Promise<void> {
-    const w = new FakeWatch(query, onEvent, options);
+    const w = new FakeWatch(query, onEvent, options, this.ignoreAbort);
     this.watches.push(w);
     return w.done;
   }
@@ -96,7 +98,7 @@ class FakeApi implements KubeApi {
   }
 }
 
-function setup(): { api: FakeApi; clock: FakeClock; informer: Informer<Obj>; events: Array<[InformerEventType, string]> } {
+function setup(overrides: Partial<InformerOptions<Obj>> = {}): { api: FakeApi; clock: FakeClock; informer: Informer<Obj>; events: Array<[InformerEventType, string]> } {
   const api = new FakeApi();
   const clock = new FakeClock();
   const events: Array<[InformerEventType, string]> = [];
@@ -111,6 +113,7 @@ function setup(): { api: FakeApi; clock: FakeClock; informer: Informer<Obj>; eve
     watchTimeoutSeconds: [300, 300],
     openTimeoutMs: 10_000,
     stallGraceMs: 30_000,
+    ...overrides,
   });
   return { api, clock, informer, events };
 }
@@ -260,5 +263,74 @@ describe('Informer', () => {
     await clock.advance(60_000);
     expect(events).toEqual([['resync', 'a']]);
     await informer.stop();
+  });
+});
+
+describe('Informer liveness (/healthz)', () => {
+  // setup(): opens within 10 s, server timeout 300 s, stall grace 30 s, backoff at most 8 s, + 30 s slack.
+  const GUARD_MS = 10_000 + 300_000 + 30_000 + 8_000 + 30_000;
+
+  it('derives its guard from the watchdog timeouts and the backoff cap', () => {
+    expect(setup().informer.livenessGuardMs()).toBe(GUARD_MS);
+  });
+
+  it('stays healthy through an hour of watches the server closes, and of connection failures retried with backoff', async () => {
+    const { api, clock, informer } = setup();
+    informer.start();
+    await flush();
+    for (let i = 0; i < 12; i++) {
+      api.last.open();
+      await clock.advance(300_000);
+      expect(informer.health()).toEqual({ ok: true });
+      if (i % 2 === 0) api.last.close();
+      else api.last.fail(new TransportError('connect ECONNREFUSED'));
+      await clock.advance(10_000);
+      expect(informer.health()).toEqual({ ok: true });
+    }
+    await informer.stop();
+  });
+
+  it('stays healthy while every list fails (retrying cannot be cured by a restart)', async () => {
+    const { api, clock, informer } = setup();
+    api.listError = new ApiError(403, 'Forbidden', 'forbidden');
+    informer.start();
+    for (let i = 0; i < 60; i++) {
+      await clock.advance(60_000);
+      expect(informer.health()).toEqual({ ok: true });
+    }
+    expect(api.lists).toBeGreaterThan(60);
+    await informer.stop();
+  });
+
+  it('fails once a watch the watchdog cannot end has frozen the loop beyond its guard', async () => {
+    const { api, clock, informer } = setup();
+    api.ignoreAbort = true;
+    informer.start();
+    await flush();
+    api.last.open();
+    await clock.advance(GUARD_MS);
+    expect(informer.health()).toEqual({ ok: true });
+    await clock.advance(1_000);
+    const health = informer.health();
+    expect(health.ok).toBe(false);
+    expect(health).toMatchObject({ reason: expect.stringContaining('things: the list/watch loop has not progressed for 379 s') as unknown });
+    expect(api.watches).toHaveLength(1);
+  });
+
+  it('fails at once when the loop has crashed, and is healthy again only once stopped', async () => {
+    const { api, informer } = setup({
+      onWatchEnd: () => {
+        throw new Error('metrics hook broke');
+      },
+    });
+    informer.start();
+    await flush();
+    expect(informer.health()).toEqual({ ok: true });
+    api.last.open();
+    api.last.close();
+    await flush();
+    expect(informer.health()).toEqual({ ok: false, reason: 'things: the list/watch loop crashed: metrics hook broke' });
+    await informer.stop();
+    expect(informer.health()).toEqual({ ok: true });
   });
 });
