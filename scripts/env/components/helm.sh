@@ -5,7 +5,13 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 HELM_VERSION="${PYWR_HELM_VERSION:-v3.19.5}"   # built against client-go v0.34: in Helm's skew for Kubernetes 1.33
-HELM_DIR="$PYWR_CACHE/helm/$HELM_VERSION"
+# The Kubernetes version helm reports as its default capabilities (`helm template`, `helm lint` without a
+# cluster). helm's Makefile sets it with linker flags from the client-go it builds against (v0.34 →
+# 1.34); a plain `go build` leaves helm's fallback v1.20, which fails any chart with kubeVersion >=1.28.
+# build_helm checks it against helm's go.mod. The cache directory is keyed by it, so a binary built
+# with other flags is never reused.
+HELM_KUBE_VERSION="${PYWR_HELM_KUBE_VERSION:-1.34}"
+HELM_DIR="$PYWR_CACHE/helm/$HELM_VERSION-k8s$HELM_KUBE_VERSION"
 HELM_BIN="$HELM_DIR/bin/helm"
 
 # Go builds keep their module and build caches under the cache, never in $HOME/go or the repo. The
@@ -34,8 +40,17 @@ require helm.sh/helm/v3 $HELM_VERSION
 EOF
   ( cd "$mod"
     go mod download helm.sh/helm/v3
-    go build -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
-      -o "$HELM_BIN.tmp" helm.sh/helm/v3/cmd/helm
+    # The official release's version flags (helm's Makefile): the client-go minor version is the
+    # Kubernetes minor version, for chartutil (default capabilities) and lint/rules (deprecations).
+    client_go="$(go list -m -f '{{.Version}}' k8s.io/client-go)"          # e.g. v0.34.2
+    [[ "$client_go" =~ ^v0\.([0-9]+)\. ]] || die "unexpected k8s.io/client-go version $client_go"
+    [[ "1.${BASH_REMATCH[1]}" == "$HELM_KUBE_VERSION" ]] \
+      || die "helm $HELM_VERSION builds against client-go $client_go (Kubernetes 1.${BASH_REMATCH[1]}), not $HELM_KUBE_VERSION: set PYWR_HELM_KUBE_VERSION"
+    local major=1 minor="${BASH_REMATCH[1]}" flags="-s -w"
+    flags+=" -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+    flags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=$major -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+    flags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=$major -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
+    go build -ldflags "$flags" -o "$HELM_BIN.tmp" helm.sh/helm/v3/cmd/helm
   ) || die "go build of helm $HELM_VERSION failed"
   mv "$HELM_BIN.tmp" "$HELM_BIN"
   rm -rf "$GOCACHE"
