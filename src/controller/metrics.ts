@@ -15,6 +15,8 @@ export class ControllerMetrics {
   readonly runsTotal: Counter<'namespace' | 'policy' | 'outcome'>;
   readonly deletedRecords: Counter<'namespace' | 'policy' | 'kind'>;
   readonly lastSuccess: Gauge<'namespace' | 'policy'>;
+  readonly lastRunFailed: Gauge<'namespace' | 'policy'>;
+  readonly scheduleInterval: Gauge<'namespace' | 'policy'>;
   readonly leader: Gauge;
   readonly watchEnds: Counter<'resource' | 'reason'>;
   readonly relists: Counter<'resource'>;
@@ -39,6 +41,18 @@ export class ControllerMetrics {
       registers,
     });
     this.lastSuccess = new Gauge({ name: `${PREFIX}last_success_timestamp_seconds`, help: 'When the last successful run of a policy finished (Unix time).', labelNames: ['namespace', 'policy'], registers });
+    this.lastRunFailed = new Gauge({
+      name: `${PREFIX}last_run_failed`,
+      help: 'Whether the most recent finished run of a policy failed or was cancelled (1) or succeeded (0); absent before its first run.',
+      labelNames: ['namespace', 'policy'],
+      registers,
+    });
+    this.scheduleInterval = new Gauge({
+      name: `${PREFIX}schedule_interval_seconds`,
+      help: 'Longest gap between consecutive scheduled runs of a policy (seconds); absent while its scheduled runs are suspended.',
+      labelNames: ['namespace', 'policy'],
+      registers,
+    });
     this.leader = new Gauge({ name: `${PREFIX}leader`, help: '1 while this replica holds the leader lease.', registers });
     this.watchEnds = new Counter({ name: `${PREFIX}watch_ends_total`, help: 'Watches that ended, by resource and reason (closed, expired, error, stalled).', labelNames: ['resource', 'reason'], registers });
     this.relists = new Counter({ name: `${PREFIX}relists_total`, help: 'Full lists of a resource (start, 410 Gone, errors).', labelNames: ['resource'], registers });
@@ -58,9 +72,23 @@ export class ControllerMetrics {
     if (!Number.isNaN(t)) this.lastSuccess.set({ namespace, policy }, t / 1000);
   }
 
+  /** Idempotent: set from the policy's status.lastRun on every reconcile. */
+  setLastRun(namespace: string, policy: string, outcome: string | undefined): void {
+    if (outcome === undefined) this.lastRunFailed.remove({ namespace, policy });
+    else this.lastRunFailed.set({ namespace, policy }, outcome === 'Succeeded' ? 0 : 1);
+  }
+
+  /** undefined: scheduled runs are suspended (or the schedule is invalid), so no run is overdue. */
+  setScheduleInterval(namespace: string, policy: string, seconds: number | undefined): void {
+    if (seconds === undefined) this.scheduleInterval.remove({ namespace, policy });
+    else this.scheduleInterval.set({ namespace, policy }, seconds);
+  }
+
   /** A deleted policy leaves no series behind. */
   forgetPolicy(namespace: string, policy: string): void {
     this.lastSuccess.remove({ namespace, policy });
+    this.lastRunFailed.remove({ namespace, policy });
+    this.scheduleInterval.remove({ namespace, policy });
     for (const outcome of ['Succeeded', 'Failed', 'Cancelled']) this.runsTotal.remove({ namespace, policy, outcome });
     for (const kind of RECORD_KINDS) this.deletedRecords.remove({ namespace, policy, kind });
   }

@@ -16,6 +16,7 @@ import { desiredManualJob, runNowRequest } from './manual-run.js';
 import { ACCOUNTED_ANNOTATION, cronJobName, POLICY_UID_ANNOTATION } from './names.js';
 import { desiredPolicyStatus } from './policy-status.js';
 import { ACCOUNT_BATCH, readFinishedRun, type FinishedRun } from './run-results.js';
+import { longestScheduleGapSeconds } from './schedule.js';
 import { writeStatus } from './status-writer.js';
 import type { ReconcileContext, ReconcileResult } from './context.js';
 import { isControlledBy, jobEnd, type CronJob, type Job } from './workloads.js';
@@ -194,6 +195,10 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
   for (const emit of events) await emit();
   const lastSuccess = status?.history?.find((h) => h.outcome === 'Succeeded' && !h.dryRun);
   ctx.metrics.setLastSuccess(namespace, name, lastSuccess?.completionTime);
+  ctx.metrics.setLastRun(namespace, name, status?.lastRun?.outcome);
+  // Overdue is measured only while the CronJob fires (monitoring/: the "no successful run" alert).
+  const scheduled = cronJob !== undefined && cronJob.spec.suspend !== true && ready.status === 'True' && observed.spec?.schedule !== undefined;
+  ctx.metrics.setScheduleInterval(namespace, name, scheduled ? longestScheduleGapSeconds(observed.spec.schedule, observed.spec.timeZone, now) : undefined);
 
   // Come back when nextScheduleTime passes, to move it on (at the latest in an hour: a far-away
   // schedule must not become a timer that outlives any sensible horizon).

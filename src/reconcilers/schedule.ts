@@ -14,6 +14,24 @@ const MACROS: Record<string, string> = {
   '@hourly': '0 * * * *',
 };
 
+/**
+ * The longest gap between consecutive scheduled instants among the next `firings` after `afterMs`, in
+ * seconds: what "overdue" is measured against (a weekday schedule's gap is the weekend, not one day).
+ * undefined when the expression cannot be evaluated.
+ */
+export function longestScheduleGapSeconds(schedule: string, timeZone: string | undefined, afterMs: number, firings = 32): number | undefined {
+  let previous = nextScheduleTime(schedule, timeZone, afterMs)?.getTime();
+  if (previous === undefined) return undefined;
+  let longest = 0;
+  for (let i = 1; i < firings; i++) {
+    const next = nextScheduleTime(schedule, timeZone, previous)?.getTime();
+    if (next === undefined) return undefined;
+    longest = Math.max(longest, next - previous);
+    previous = next;
+  }
+  return longest / 1000;
+}
+
 /** The first scheduled instant strictly after `afterMs`, or undefined when the expression cannot be evaluated. */
 export function nextScheduleTime(schedule: string, timeZone: string | undefined, afterMs: number): Date | undefined {
   const expression = MACROS[schedule.trim().toLowerCase()] ?? schedule.trim();

@@ -223,6 +223,23 @@ describe('RetentionPolicy reconciler: results into status', () => {
     expect(getPolicy(bed).status?.totals?.runs).toBe(12);
   });
 
+  it('exports the outcome of the last run and the longest gap of the schedule for the alerts, and no gap while suspended', async () => {
+    const series = async (bed: TestBed): Promise<string[]> =>
+      (await bed.metrics.registry.metrics()).split('\n').filter((l) => /^pyworkflow_retention_(last_run_failed|schedule_interval_seconds)\{/.test(l));
+    const { bed, cron } = await withCron({ schedule: '0 3 * * 1-5' });
+    // Weekdays at 03:00: the longest gap is the weekend (Friday to Monday, 3 days), not one day.
+    expect(await series(bed)).toEqual(['pyworkflow_retention_schedule_interval_seconds{namespace="team-a",policy="purge"} 259200']);
+    finishRun(bed.cluster, cron, { name: 'rp-purge-1', end: { kind: 'Failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }, endedAt: '2026-03-01T11:00:06Z', pods: [] });
+    await reconcile(bed);
+    expect(await series(bed)).toContain('pyworkflow_retention_last_run_failed{namespace="team-a",policy="purge"} 1');
+    finishRun(bed.cluster, getCron(bed)!, { name: 'rp-purge-2', end: { kind: 'Complete' }, endedAt: '2026-03-01T11:30:06Z', pods: [{ exitCode: 0, message: report({}, { runs: 1 }) }] });
+    await reconcile(bed);
+    expect(await series(bed)).toContain('pyworkflow_retention_last_run_failed{namespace="team-a",policy="purge"} 0');
+    bed.cluster.put(RETENTION_POLICIES, { ...getPolicy(bed), spec: { ...getPolicy(bed).spec, suspend: true } });
+    await reconcile(bed);
+    expect(await series(bed)).toEqual(['pyworkflow_retention_last_run_failed{namespace="team-a",policy="purge"} 0']);
+  });
+
   it('crash after the status update, before the accounted mark: counted once', async () => {
     const { bed, cron } = await withCron();
     finishRun(bed.cluster, cron, { name: 'rp-purge-1', end: { kind: 'Complete' }, endedAt: '2026-03-01T11:00:06Z', pods: [{ exitCode: 0, message: report({}, { runs: 5 }) }] });
