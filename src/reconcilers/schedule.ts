@@ -20,11 +20,12 @@ const MACROS: Record<string, string> = {
  * undefined when the expression cannot be evaluated.
  */
 export function longestScheduleGapSeconds(schedule: string, timeZone: string | undefined, afterMs: number, firings = 32): number | undefined {
-  let previous = nextScheduleTime(schedule, timeZone, afterMs)?.getTime();
-  if (previous === undefined) return undefined;
+  const first = nextScheduleTime(schedule, timeZone, afterMs);
+  if (first === undefined) return undefined;
+  let previous = first.getTime();
   let longest = 0;
   for (let i = 1; i < firings; i++) {
-    const next = nextScheduleTime(schedule, timeZone, previous)?.getTime();
+    const next: number | undefined = nextScheduleTime(schedule, timeZone, previous)?.getTime();
     if (next === undefined) return undefined;
     longest = Math.max(longest, next - previous);
     previous = next;

@@ -1,6 +1,10 @@
 // The Helm chart with the real helm and kube-apiserver of the test environment (HELM, KUBECTL,
-// KUBECONFIG): lint, rendering with default and other values, values.schema.json, and an install that
-// creates the CRDs, the Deployment and least-privilege RBAC (checked with kubectl auth can-i).
+// KUBECONFIG): lint, rendering with default and other values (no --kube-version: the environment's helm
+// reports a current Kubernetes, like an official release), values.schema.json, every rendered object
+// accepted by the API server (server-side dry-run, ValidatingAdmissionPolicy included), the alert and
+// dashboard queries naming only exported metrics, and an install that creates the CRDs, the
+// Deployment and least-privilege RBAC, upgrades the CRDs, and whose admission policy refuses the
+// operator's ServiceAccount every Job and CronJob it was not made for.
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -9,13 +13,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { CRD_SOURCES, crdFileName } from '../../../src/api/crd.js';
+import { buildCrd, CRD_SOURCES } from '../../../src/api/crd.js';
 import { parseControllerArgs } from '../../../src/controller/flags.js';
-import { createNamespace, deleteNamespace, helm, helmOk, kubectl, kubectlOk } from '../../support/kubectl.js';
+import { ControllerMetrics } from '../../../src/controller/metrics.js';
+import { createNamespace, deleteNamespace, eventually, helm, helmOk, kubectl, kubectlOk } from '../../support/kubectl.js';
 import { REPO_ROOT, requireEnv } from '../../support/test-env.js';
 
 const CHART = join(REPO_ROOT, 'helm', 'pyworkflow-retention-operator');
-const KUBE_VERSION = ['--kube-version', '1.33.0'];
 const suffix = Date.now().toString(36);
 const NS = `helm-test-${suffix}`;
 const RELEASE = `rel-${suffix}`;
@@ -49,7 +53,11 @@ interface DeploymentLike extends K8sObject {
 }
 
 async function render(...args: string[]): Promise<K8sObject[]> {
-  const out = await helmOk(['template', RELEASE, CHART, '-n', 'ops', ...KUBE_VERSION, ...args]);
+  return renderIn('ops', ...args);
+}
+
+async function renderIn(namespace: string, ...args: string[]): Promise<K8sObject[]> {
+  const out = await helmOk(['template', RELEASE, CHART, '-n', namespace, ...args]);
   return parseAllDocuments(out)
     .map((d) => d.toJS() as K8sObject | null)
     .filter((o): o is K8sObject => o !== null);
@@ -85,10 +93,23 @@ function controllerContainer(objects: K8sObject[]): Container {
 }
 
 describe('helm lint', () => {
-  it('passes', async () => {
-    const r = await helm(['lint', CHART, ...KUBE_VERSION]);
-    expect(r.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
-    expect(r.code).toBe(0);
+  it('passes --strict with no extra flags, with default values and in watchNamespaces mode', async () => {
+    for (const values of [[], ['--set', 'watchNamespaces={team-a}', '--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.grafanaDashboard.enabled=true']]) {
+      const r = await helm(['lint', '--strict', CHART, ...values]);
+      expect(r.stdout, r.stdout + r.stderr).toContain('1 chart(s) linted, 0 chart(s) failed');
+      expect(r.code).toBe(0);
+    }
+  });
+
+  it('the environment\'s helm reports a current Kubernetes by default (built with the release\'s version ldflags)', async () => {
+    const out = await helmOk(['template', RELEASE, CHART, '--show-only', 'templates/tests/readyz.yaml', '--set', 'tests.enabled=true']);
+    expect(out).toContain('kind: Pod');
+    const chartYaml = readFileSync(join(CHART, 'Chart.yaml'), 'utf8');
+    expect(chartYaml).toContain('kubeVersion: ">=1.28.0-0"');
+    // A Kubernetes older than the chart allows is refused by name.
+    const old = await helm(['template', RELEASE, CHART, '--kube-version', '1.27.9']);
+    expect(old.code).not.toBe(0);
+    expect(old.stderr).toContain('chart requires kubeVersion: >=1.28.0-0');
   });
 });
 
@@ -96,7 +117,10 @@ describe('helm template', () => {
   it('renders the controller, its service account, RBAC and metrics service with default values', async () => {
     const objects = await render();
     expect(objects.map((o) => o.kind).sort()).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+      [
+        'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'Pod', 'PodDisruptionBudget',
+        'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+      ].sort(),
     );
     const [deployment] = find<DeploymentLike>(objects, 'Deployment');
     expect(deployment!.spec.replicas).toBe(2);
@@ -189,11 +213,172 @@ describe('helm template', () => {
     expect(find(objects, 'Role')).toEqual([]);
   });
 
-  it('includes the generated CRDs, byte for byte', async () => {
-    const out = await helmOk(['template', RELEASE, CHART, ...KUBE_VERSION, '--include-crds']);
+  it('renders the CRDs generated from src/api as templates, kept on uninstall, unless switched off', async () => {
+    const crds = find(await render(), 'CustomResourceDefinition');
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(CRD_SOURCES.map((s) => buildCrd(s)).map((c) => (c.metadata as { name: string }).name).sort());
     for (const source of CRD_SOURCES) {
-      const committed = readFileSync(join(REPO_ROOT, 'crds', crdFileName(source)), 'utf8');
-      expect(out).toContain(committed.replace(/^#.*\n/, ''));
+      const expected = buildCrd(source);
+      const crd = crds.find((c) => c.metadata.name === (expected.metadata as { name: string }).name)!;
+      expect(crd.spec).toEqual(expected.spec);
+      expect((crd.metadata as { annotations?: Record<string, string> }).annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+      expect(crd.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': RELEASE, 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/part-of': 'pyworkflow' });
+    }
+    const notKept = find(await render('--set', 'crds.keep=false'), 'CustomResourceDefinition');
+    expect(notKept).toHaveLength(2);
+    expect(notKept.every((c) => (c.metadata as { annotations?: unknown }).annotations === undefined)).toBe(true);
+    expect(find(await render('--set', 'crds.enabled=false'), 'CustomResourceDefinition')).toEqual([]);
+  });
+
+  it('names objects by nameOverride/fullnameOverride and pins images by digest', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const objects = await render('--set', 'fullnameOverride=retention', '--set', `image.digest=${digest}`, '--set', 'extraArgs={--resync-period=10m}', '--set', 'extraEnv[0].name=TZ', '--set', 'extraEnv[0].value=UTC');
+    expect(find(objects, 'Deployment')[0]!.metadata.name).toBe('retention');
+    expect(find(objects, 'Service').map((o) => o.metadata.name).sort()).toEqual(['retention-health', 'retention-metrics']);
+    const c = controllerContainer(objects);
+    expect(c.image).toBe(`ghcr.io/pyworkflow/pyworkflow-retention-operator@${digest}`);
+    expect(c.args).toContain(`--run-image=ghcr.io/pyworkflow/pyworkflow-retention-operator@${digest}`);
+    expect(c.args.at(-1)).toBe('--resync-period=10m');
+    expect(parseControllerArgs(c.args.slice(1), {}).resyncMs).toBe(600_000);
+    expect(c.env.at(-1)).toEqual({ name: 'TZ', value: 'UTC' });
+    const [vap] = find(objects, 'ValidatingAdmissionPolicy');
+    expect(JSON.stringify(vap)).toContain(`'ghcr.io/pyworkflow/pyworkflow-retention-operator@${digest}'`);
+    const named = await render('--set', 'nameOverride=prr');
+    expect(find(named, 'Deployment')[0]!.metadata.name).toBe(`${RELEASE}-prr`);
+    expect(find(named, 'Deployment')[0]!.metadata.labels?.['app.kubernetes.io/name']).toBe('prr');
+  });
+
+  it('spreads the replicas and protects them with a PodDisruptionBudget only when there is more than one', async () => {
+    const objects = await render();
+    const [pdb] = find(objects, 'PodDisruptionBudget');
+    expect(pdb!.spec).toEqual({ minAvailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'pyworkflow-retention-operator', 'app.kubernetes.io/instance': RELEASE, 'app.kubernetes.io/component': 'controller' } } });
+    const [deployment] = find<DeploymentLike>(objects, 'Deployment');
+    const spread = (deployment!.spec.template.spec as unknown as { topologySpreadConstraints: { topologyKey: string; labelSelector: unknown; matchLabelKeys: string[] }[] }).topologySpreadConstraints;
+    expect(spread.map((t) => t.topologyKey)).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+    expect(spread[0]!.labelSelector).toEqual(pdb!.spec && (pdb!.spec as { selector: unknown }).selector);
+    expect(spread[0]!.matchLabelKeys).toEqual(['pod-template-hash']);
+    expect(find(await render('--set', 'replicaCount=1'), 'PodDisruptionBudget')).toEqual([]);
+    const [maxU] = find(await render('--set', 'podDisruptionBudget.minAvailable=null', '--set', 'podDisruptionBudget.maxUnavailable=50%'), 'PodDisruptionBudget');
+    expect(maxU!.spec).toMatchObject({ maxUnavailable: '50%' });
+    expect((maxU!.spec as Record<string, unknown>).minAvailable).toBeUndefined();
+  });
+
+  it('renders the ValidatingAdmissionPolicy by default, bound to the operator\'s ServiceAccount, and not when switched off', async () => {
+    const objects = await render('--set', 'admissionPolicy.allowedImages={registry.example.com/custom-run:1}');
+    const [vap] = find(objects, 'ValidatingAdmissionPolicy');
+    const text = JSON.stringify(vap);
+    expect(text).toContain(`request.userInfo.username == \\"system:serviceaccount:ops:${RELEASE}-pyworkflow-retention-operator\\"`);
+    expect(text).toContain("['ghcr.io/pyworkflow/pyworkflow-retention-operator:0.1.0', 'registry.example.com/custom-run:1']");
+    const [binding] = find(objects, 'ValidatingAdmissionPolicyBinding');
+    expect(binding!.spec).toEqual({ policyName: vap!.metadata.name, validationActions: ['Deny'] });
+    expect(find(await render('--set', 'admissionPolicy.enabled=false'), 'ValidatingAdmissionPolicy')).toEqual([]);
+  });
+
+  it('renders the helm test pod: restricted, the operator\'s own image, /readyz through the health Service', async () => {
+    const [pod] = find(await render(), 'Pod');
+    expect((pod!.metadata as unknown as { annotations: Record<string, string> }).annotations['helm.sh/hook']).toBe('test');
+    const spec = pod!.spec as { securityContext: Record<string, unknown>; automountServiceAccountToken: boolean; containers: (Container & { command: string[] })[] };
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(spec.automountServiceAccountToken).toBe(false);
+    const c = spec.containers[0]!;
+    expect(c.image).toBe('ghcr.io/pyworkflow/pyworkflow-retention-operator:0.1.0');
+    expect(c.command.slice(0, 2)).toEqual(['node', '-e']);
+    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(c.env).toEqual([{ name: 'READYZ_URL', value: `http://${RELEASE}-pyworkflow-retention-operator-health.ops.svc:8081/readyz` }]);
+  });
+});
+
+/** Every series name the controller exports (histograms with their _bucket/_sum/_count series). */
+async function exportedMetricNames(): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const m of await new ControllerMetrics().registry.getMetricsAsJSON()) {
+    names.add(m.name);
+    if (String(m.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(m.name + suffix);
+  }
+  return names;
+}
+
+const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
+
+/**
+ * The metric names a PromQL expression selects: identifiers left after removing strings, label
+ * matchers, range/offset brackets, Grafana variables, grouping label lists and function calls.
+ */
+function promqlMetricNames(expr: string): string[] {
+  let text = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\$\{?\w+\}?/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+  text = text.replace(/\b[a-zA-Z_][a-zA-Z0-9_]*\s*\(/g, '(');
+  const names = text.match(/\b[a-zA-Z_:][a-zA-Z0-9_:]*\b/g) ?? [];
+  return [...new Set(names.filter((n) => !PROMQL_WORDS.has(n.toLowerCase()) && !/^\d/.test(n)))];
+}
+
+describe('alerts and dashboard', () => {
+  it('the PromQL reader finds the metric names, and only them', () => {
+    expect(promqlMetricNames('sum by (kind) (rate(a_total{job="x", kind=~"b|c"}[5m])) > 0 and on (pod) (leader{job="$job"} == 1)')).toEqual(['a_total', 'leader']);
+    expect(promqlMetricNames('(max(up_metric) or vector(0)) < 1')).toEqual(['up_metric']);
+    expect(promqlMetricNames('histogram_quantile(0.95, sum by (le) (rate(x_bucket[$__rate_interval])))')).toEqual(['x_bucket']);
+  });
+
+  it('every alert and dashboard query names only metrics the controller exports, and every alert the brief asks for exists', async () => {
+    const exported = await exportedMetricNames();
+    expect(exported.has('pyworkflow_retention_schedule_interval_seconds')).toBe(true);
+    const objects = await render('--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.grafanaDashboard.enabled=true', '--api-versions', 'monitoring.coreos.com/v1/PrometheusRule');
+    const [rule] = find(objects, 'PrometheusRule');
+    const rules = (rule!.spec as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
+    expect(rules.map((r) => r.alert).sort()).toEqual(['PyworkflowRetentionNoLeader', 'PyworkflowRetentionReconcileErrors', 'PyworkflowRetentionRunFailed', 'PyworkflowRetentionRunOverdue']);
+    const [dashboardMap] = find(objects, 'ConfigMap');
+    expect(dashboardMap!.metadata.labels?.grafana_dashboard).toBe('1');
+    const dashboard = JSON.parse((dashboardMap!.data as Record<string, string>)['pyworkflow-retention.json']!) as { panels: { title: string; targets?: { expr: string }[] }[] };
+    const queries = [
+      ...rules.map((r) => [`alert ${r.alert}`, r.expr] as const),
+      ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => [`panel ${p.title}`, t.expr] as const)),
+    ];
+    expect(queries.length).toBeGreaterThan(10);
+    for (const [where, expr] of queries) {
+      const names = promqlMetricNames(expr);
+      expect(names.length, `${where}: ${expr}`).toBeGreaterThan(0);
+      for (const name of names) expect(exported.has(name), `${where} names ${name}, which the controller does not export: ${expr}`).toBe(true);
+    }
+    expect(find(await render('--set', 'metrics.prometheusRule.enabled=true'), 'PrometheusRule')).toEqual([]);
+  });
+
+  it('fails for a query naming a metric that does not exist (the check can fail)', async () => {
+    const exported = await exportedMetricNames();
+    expect(promqlMetricNames('pyworkflow_retention_last_sucess_timestamp_seconds > 0').filter((n) => !exported.has(n))).toEqual(['pyworkflow_retention_last_sucess_timestamp_seconds']);
+  });
+});
+
+describe('the API server accepts every rendered object (server-side dry-run)', () => {
+  const ns = `helm-dry-${suffix}`;
+  const watched = [`${ns}-a`, `${ns}-b`];
+
+  beforeAll(async () => {
+    for (const n of [ns, ...watched]) await createNamespace(n);
+  });
+  afterAll(async () => {
+    for (const n of [ns, ...watched]) await deleteNamespace(n);
+  });
+
+  it.each([
+    ['default values', [] as string[]],
+    ['watchNamespaces mode', ['--set', `watchNamespaces={${watched.join(',')}}`]],
+    ['everything on', ['--set', 'metrics.grafanaDashboard.enabled=true', '--set', 'admissionPolicy.allowedImages={registry.example.com/run:2}', '--set', 'replicaCount=3', '--set', 'podDisruptionBudget.minAvailable=null', '--set', 'podDisruptionBudget.maxUnavailable=1']],
+  ])('%s', async (_what, values) => {
+    const objects = await renderIn(ns, ...values);
+    expect(objects.some((o) => o.kind === 'ValidatingAdmissionPolicy')).toBe(true);
+    const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
+    const r = await kubectl(['apply', '--server-side', '--dry-run=server', '--force-conflicts', '--field-manager', 'helm-dry-run-test', '-f', '-'], list);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(objects.length);
+    if (values.length > 0 && values[1]!.startsWith('watchNamespaces')) {
+      // Namespaced mode: nothing cluster-wide but the CRDs and the admission policy.
+      const clusterScoped = objects.filter((o) => o.metadata.namespace === undefined).map((o) => o.kind).sort();
+      expect(clusterScoped).toEqual(['CustomResourceDefinition', 'CustomResourceDefinition', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+      expect(find(objects, 'Role').filter((o) => watched.includes(o.metadata.namespace ?? '')).length).toBe(2);
     }
   });
 });
@@ -220,8 +405,14 @@ describe('values.schema.json', () => {
     [['--set', 'metrics.port=0'], 'port'],
     [['--set', 'replicas=3'], 'replicas'],
     [['--set', 'watchNamespaces={Team_A}'], 'watchNamespaces'],
+    [['--set', 'image.digest=latest'], 'digest'],
+    [['--set', 'podDisruptionBudget.minAvailble=1'], 'minAvailble'],
+    [['--set', 'admissionPolicy.validationActions={Block}'], 'validationActions'],
+    [['--set', 'crds.upgrade=true'], 'upgrade'],
+    [['--set', 'extraArgs={resync}'], 'extraArgs'],
+    [['--set', 'topologySpreadConstraints[0].maxSkew=1'], 'topologySpreadConstraints'],
   ])('rejects %j naming %s', async (args, field) => {
-    const r = await helm(['template', RELEASE, CHART, ...KUBE_VERSION, ...args]);
+    const r = await helm(['template', RELEASE, CHART, ...args]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('values don\'t meet the specifications of the schema');
     expect(r.stderr).toContain(field);
@@ -233,7 +424,8 @@ describe('helm install', () => {
 
   beforeAll(async () => {
     await createNamespace(NS);
-    await helmOk(['install', RELEASE, CHART, '-n', NS, '--set', 'replicaCount=1', '--timeout', '2m']);
+    // --take-ownership: other suites apply the same CRDs from crds/ with kubectl.
+    await helmOk(['install', RELEASE, CHART, '-n', NS, '--set', 'replicaCount=1', '--take-ownership', '--timeout', '2m']);
   });
 
   afterAll(async () => {
@@ -274,6 +466,74 @@ describe('helm install', () => {
   ])('the controller may %j: %s', async (args, expected) => {
     const r = await kubectl(['auth', 'can-i', ...args, '--as', sa]);
     expect(r.stdout.trim()).toBe(expected);
+  });
+
+  it('owns the CRDs, and helm upgrade brings them back to the chart (Helm never upgrades crds/)', async () => {
+    const crd = 'retentionpolicies.retention.pyworkflow.io';
+    const meta = async (): Promise<{ labels: Record<string, string>; annotations: Record<string, string> }> =>
+      (JSON.parse(await kubectlOk(['get', 'crd', crd, '-o', 'json'])) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } }).metadata;
+    expect((await meta()).annotations).toMatchObject({ 'helm.sh/resource-policy': 'keep', 'meta.helm.sh/release-name': RELEASE, 'meta.helm.sh/release-namespace': NS });
+    // Drift a field the chart sets; an upgrade that renders the same CRD must put it back.
+    await kubectlOk(['label', 'crd', crd, 'app.kubernetes.io/part-of-']);
+    expect((await meta()).labels['app.kubernetes.io/part-of']).toBeUndefined();
+    await helmOk(['upgrade', RELEASE, CHART, '-n', NS, '--reuse-values', '--set', 'logLevel=debug', '--timeout', '2m']);
+    expect((await meta()).labels['app.kubernetes.io/part-of']).toBe('pyworkflow');
+  });
+
+  describe('the ValidatingAdmissionPolicy, as the operator\'s ServiceAccount', () => {
+    const image = 'ghcr.io/pyworkflow/pyworkflow-retention-operator:0.1.0';
+    const managed = { 'app.kubernetes.io/managed-by': 'pyworkflow-retention-operator' };
+    type Pod = Record<string, unknown> & { containers: Record<string, unknown>[] };
+    const pod = (change: (p: Pod) => void = () => {}): Pod => {
+      const p: Pod = {
+        restartPolicy: 'Never',
+        securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [{ name: 'sweep', image, command: ['node', '/app/dist/src/cli/main.js'], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+        volumes: [{ name: 'tmp', emptyDir: {} }],
+      };
+      change(p);
+      return p;
+    };
+    const job = (name: string, labels: Record<string, string>, spec: Pod): string =>
+      JSON.stringify({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name, namespace: NS, labels }, spec: { template: { metadata: { labels }, spec } } });
+    const cronJob = (name: string, labels: Record<string, string>, spec: Pod): string =>
+      JSON.stringify({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name, namespace: NS, labels }, spec: { schedule: '0 3 * * *', jobTemplate: { metadata: { labels }, spec: { template: { metadata: { labels }, spec } } } } });
+    const createAs = (manifest: string, as?: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+      kubectl(['create', '--dry-run=server', '-o', 'name', '-f', '-', ...(as ? ['--as', as] : [])], manifest);
+
+    beforeAll(async () => {
+      // The API server loads a new policy asynchronously: wait until it refuses a Job it must refuse.
+      await eventually('the admission policy to be enforced', 60_000, async () => ((await createAs(job('probe', {}, pod()), sa)).stderr.includes('ValidatingAdmissionPolicy') ? true : undefined));
+    });
+
+    it.each([
+      ['a Job without the managed-by label', () => job('no-label', {}, pod()), 'labelled app.kubernetes.io/managed-by=pyworkflow-retention-operator'],
+      ['a Job with another image', () => job('other-image', managed, pod((p) => (p.containers[0]!.image = 'docker.io/library/busybox:1'))), 'may only run its own image (ghcr.io/pyworkflow/pyworkflow-retention-operator:0.1.0; more in the chart value admissionPolicy.allowedImages), not docker.io/library/busybox:1'],
+      ['a Job with an init container of another image', () => job('init-image', managed, pod((p) => (p.initContainers = [{ name: 'x', image: 'evil:1' }]))), 'not evil:1'],
+      ['a Job with a hostPath volume', () => job('host-path', managed, pod((p) => (p.volumes = [{ name: 'root', hostPath: { path: '/' } }]))), 'may not mount hostPath volumes'],
+      ['a Job on the host network', () => job('host-net', managed, pod((p) => (p.hostNetwork = true))), 'may not use the host\'s network, PID or IPC namespace'],
+      ['a Job in the host PID namespace', () => job('host-pid', managed, pod((p) => (p.hostPID = true))), 'may not use the host\'s network, PID or IPC namespace'],
+      ['a privileged Job', () => job('privileged', managed, pod((p) => (p.containers[0]!.securityContext = { privileged: true }))), 'may not run privileged containers'],
+      ['a Job adding a capability', () => job('cap-add', managed, pod((p) => (p.containers[0]!.securityContext = { capabilities: { add: ['NET_ADMIN'] } }))), 'may not run privileged containers, allow privilege escalation or add capabilities'],
+      ['a CronJob with another image', () => cronJob('cron-image', managed, pod((p) => (p.containers[0]!.image = 'evil:1'))), 'not evil:1'],
+      ['a CronJob with a hostPath volume', () => cronJob('cron-host-path', managed, pod((p) => (p.volumes = [{ name: 'root', hostPath: { path: '/var/run' } }]))), 'may not mount hostPath volumes'],
+    ])('refuses %s', async (_what, manifest, message) => {
+      const r = await createAs(manifest(), sa);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('ValidatingAdmissionPolicy');
+      expect(r.stderr).toContain(message);
+    });
+
+    it('allows a conforming Job and CronJob, and does not confine anybody else', async () => {
+      for (const manifest of [job('ok', managed, pod()), cronJob('ok', managed, pod())]) {
+        const r = await createAs(manifest, sa);
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+      }
+      const admin = await createAs(job('admin-busybox', {}, pod((p) => (p.containers[0]!.image = 'docker.io/library/busybox:1'))));
+      expect(admin.stderr).toBe('');
+      expect(admin.code).toBe(0);
+    });
   });
 
   it('uninstalls the controller and keeps the CRDs (and so every policy)', async () => {
