@@ -524,6 +524,27 @@ describe('helm install', () => {
       expect(r.stderr).toContain(message);
     });
 
+    it('lets the operator mark a Job from an earlier image, and refuses changing a CronJob to a foreign image', async () => {
+      // Created by an admin, as an earlier operator version would have: an image no longer allowed.
+      const old = (p: Pod): void => void (p.containers[0]!.image = 'ghcr.io/pyworkflow/pyworkflow-retention-operator:0.0.9');
+      const oldJob = JSON.parse(job('old-run', managed, pod(old))) as { spec: Record<string, unknown> };
+      oldJob.spec.suspend = true; // no pod is ever started
+      await kubectlOk(['create', '-f', '-'], JSON.stringify(oldJob));
+      await kubectlOk(['create', '-f', '-'], cronJob('old-cron', managed, pod(old)));
+      const marked = await kubectl(['annotate', 'job', '-n', NS, 'old-run', 'retention.pyworkflow.io/accounted=true', '--dry-run=server', '--as', sa]);
+      expect(marked.stderr).toBe('');
+      expect(marked.code).toBe(0);
+      const current = JSON.parse(await kubectlOk(['get', 'cronjob', '-n', NS, 'old-cron', '-o', 'json'])) as { metadata: { labels: Record<string, string> }; spec: { jobTemplate: { spec: { template: { spec: Pod } } } } };
+      current.metadata.labels.touched = 'yes';
+      const relabelled = await kubectl(['replace', '--dry-run=server', '-f', '-', '--as', sa], JSON.stringify(current));
+      expect(relabelled.stderr).toBe('');
+      expect(relabelled.code).toBe(0);
+      current.spec.jobTemplate.spec.template.spec.containers[0]!.image = 'evil:2';
+      const reimaged = await kubectl(['replace', '--dry-run=server', '-f', '-', '--as', sa], JSON.stringify(current));
+      expect(reimaged.code).not.toBe(0);
+      expect(reimaged.stderr).toContain('not evil:2');
+    });
+
     it('allows a conforming Job and CronJob, and does not confine anybody else', async () => {
       for (const manifest of [job('ok', managed, pod()), cronJob('ok', managed, pod())]) {
         const r = await createAs(manifest, sa);
