@@ -1,0 +1,50 @@
+// Passwords for the credential-leak properties, and every way a storage config can carry one.
+
+import fc from 'fast-check';
+
+const PRINTABLE_ASCII = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
+const UNICODE = ['é', 'ß', 'Ω', '€', 'ж', '中', '😀', '\u00a0', '\u200b'];
+
+/**
+ * A password from the full printable alphabet (and some unicode), long and varied enough that finding
+ * it in the output can only mean it leaked, never that "        " matched the padding of a table.
+ */
+export const passwordArb: fc.Arbitrary<string> = fc
+  .string({ unit: fc.constantFrom(...PRINTABLE_ASCII, ...UNICODE), minLength: 8, maxLength: 24 })
+  // A password that is exactly "${NAME}" is an environment reference by design, not a password.
+  .filter((s) => new Set(s).size >= 5 && s.trim() === s && !/^\$\{.*\}$/.test(s));
+
+export type Placement = 'dsn-escaped' | 'dsn-raw' | 'query' | 'password' | 'env-password' | 'env-dsn';
+export const PLACEMENTS: readonly Placement[] = ['dsn-escaped', 'dsn-raw', 'query', 'password', 'env-password', 'env-dsn'];
+
+/** Characters that end a DSN's user info early when written unescaped: such a DSN does not parse. */
+export const DSN_BREAKERS = /[@/?#]/;
+
+/**
+ * The storage config (before `${VAR}` expansion) and environment for one placement of `password` in a
+ * `store` config that points at 127.0.0.1:`port`, plus whether the config must be refused as unparsable.
+ */
+export function configWithPassword(
+  store: 'postgres' | 'mysql',
+  placement: Placement,
+  password: string,
+  port: number,
+): { config: Record<string, unknown>; env: Record<string, string>; unparsable: boolean } {
+  const scheme = store === 'postgres' ? 'postgresql' : 'mysql';
+  const timeouts = { connect_timeout_ms: 5000 };
+  const dsn = (userInfo: string, query = ''): string => `${scheme}://${userInfo}@127.0.0.1:${port}/pyworkflow_test${query}`;
+  switch (placement) {
+    case 'dsn-escaped':
+      return { config: { type: store, dsn: dsn(`admin:${encodeURIComponent(password)}`), ...timeouts }, env: {}, unparsable: false };
+    case 'dsn-raw':
+      return { config: { type: store, dsn: dsn(`admin:${password}`), ...timeouts }, env: {}, unparsable: DSN_BREAKERS.test(password) };
+    case 'query':
+      return { config: { type: store, dsn: `${scheme}://127.0.0.1:${port}/pyworkflow_test?user=admin&password=${encodeURIComponent(password)}`, ...timeouts }, env: {}, unparsable: false };
+    case 'password':
+      return { config: { type: store, host: '127.0.0.1', port, user: 'admin', password, ...timeouts }, env: {}, unparsable: false };
+    case 'env-password':
+      return { config: { type: store, host: '127.0.0.1', port, user: 'admin', password: '${PYWR_TEST_PW}', ...timeouts }, env: { PYWR_TEST_PW: password }, unparsable: false };
+    case 'env-dsn':
+      return { config: { type: store, dsn: '${PYWR_TEST_DSN}', ...timeouts }, env: { PYWR_TEST_DSN: dsn(`admin:${password}`) }, unparsable: DSN_BREAKERS.test(password) };
+  }
+}
