@@ -9,7 +9,7 @@ import { RECORD_KINDS } from '../engine/records.js';
 import type { SweepReport } from '../engine/report.js';
 import { isTerminalStatus, TERMINAL_STATUSES, type TerminalStatus } from '../engine/statuses.js';
 import { MAX_BATCH_SIZE, sweep } from '../engine/sweep.js';
-import { InvalidInputError, RetentionError } from '../errors.js';
+import { InvalidInputError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { createBackend, secretsOf } from '../backends/registry.js';
 import { createProgressReporter, type ProgressMode } from './progress.js';

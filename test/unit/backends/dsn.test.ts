@@ -12,7 +12,6 @@ import { createRedactor } from '../../../src/cli/redact.js';
 import { loadStorageConfig, type StorageConfig } from '../../../src/config/storage-config.js';
 import { RetentionError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
-import type { MysqlConfig } from '../../../src/backends/mysql/config.js';
 import type { PostgresConfig } from '../../../src/backends/postgres/config.js';
 import { configWithPassword, passwordArb, PLACEMENTS } from '../../support/secrets.js';
 
@@ -20,7 +19,7 @@ const STORES = ['postgres', 'mysql'] as const;
 
 function resolve(config: StorageConfig): { target: string; host: string; port: number; user: string; password: string } {
   if (config.type === 'mysql') {
-    const e = resolveMysql(config as MysqlConfig);
+    const e = resolveMysql(config);
     return { ...e, target: describeMysql(e) };
   }
   const e = resolvePostgres(config as PostgresConfig);
