@@ -1,6 +1,11 @@
 // Passwords for the credential-leak properties, and every way a storage config can carry one.
 
 import fc from 'fast-check';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { runCli } from './cli.js';
 
 const PRINTABLE_ASCII = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
 const UNICODE = ['é', 'ß', 'Ω', '€', 'ж', '中', '😀', '\u00a0', '\u200b'];
@@ -46,5 +51,64 @@ export function configWithPassword(
       return { config: { type: store, host: '127.0.0.1', port, user: 'admin', password: '${PYWR_TEST_PW}', ...timeouts }, env: { PYWR_TEST_PW: password }, unparsable: false };
     case 'env-dsn':
       return { config: { type: store, dsn: '${PYWR_TEST_DSN}', ...timeouts }, env: { PYWR_TEST_DSN: dsn(`admin:${password}`) }, unparsable: DSN_BREAKERS.test(password) };
+  }
+}
+
+/**
+ * The property, through the built CLI: random passwords in every placement against `store` on
+ * 127.0.0.1:`port`, any output and log format. The password is never on stdout, stderr or in the
+ * termination log; an unparsable config exits 2 naming "dsn"; otherwise the connection fails (exit 1)
+ * with `connectionFailure` in the log, which shows the host was read as written.
+ */
+export async function checkPasswordsNeverLeak(options: {
+  stores: readonly ('postgres' | 'mysql')[];
+  port: number;
+  connectionFailure: RegExp;
+  numRuns: number;
+}): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pywr-secrets-'));
+  let n = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...options.stores),
+        fc.constantFrom(...PLACEMENTS),
+        passwordArb,
+        fc.constantFrom('json', 'text'),
+        fc.constantFrom('json', 'text'),
+        async (store, placement, password, output, logFormat) => {
+          const { config, env, unparsable } = configWithPassword(store, placement, password, options.port);
+          const log = join(dir, `termination-log-${++n}`);
+          const r = await runCli(
+            ['sweep', '--storage', JSON.stringify(config), '--retention-days', '30', '--output', output, '--log-format', logFormat,
+              '--progress', 'log', '--termination-log', log, '--verbose'],
+            env,
+          );
+          const written = existsSync(log) ? readFileSync(log, 'utf8') : '';
+          for (const text of [r.stdout, r.stderr, written]) {
+            expect(text).not.toContain(password);
+            expect(text).not.toContain(encodeURIComponent(password));
+          }
+          if (unparsable) {
+            expect(r.code, r.stderr).toBe(2);
+            expect(r.stderr).toMatch(new RegExp(`^error: ${store} storage config: "dsn" does not parse`, 'm'));
+          } else {
+            expect(r.code, r.stderr).toBe(1);
+            expect(r.stderr).toMatch(options.connectionFailure);
+            expect(JSON.parse(written)).toMatchObject({ outcome: 'failed', error: { code: 'CONNECTION_FAILED' } });
+          }
+        },
+      ),
+      {
+        numRuns: options.numRuns,
+        examples: [
+          [options.stores[0]!, 'dsn-raw', 'p@ss/S3cr3t', 'json', 'json'],
+          [options.stores[options.stores.length - 1]!, 'dsn-raw', 'p@ss/S3cr3t', 'text', 'text'],
+          [options.stores[0]!, 'env-dsn', 'pa?ss#S3cr3t', 'text', 'json'],
+        ],
+      },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
