@@ -45,8 +45,9 @@ export function dsnSecrets(dsn: string): string[] {
   for (let at = rest.indexOf('@'); at >= 0; at = rest.indexOf('@', at + 1)) {
     const userInfo = rest.slice(0, at);
     const colon = userInfo.indexOf(':');
-    if (colon >= 0) add(userInfo.slice(colon + 1));
-    if (at === last && (colon >= 0 || dsnShapeProblem(dsn) !== null)) add(userInfo);
+    const password = colon >= 0 ? userInfo.slice(colon + 1) : '';
+    add(password);
+    if (at === last && (password !== '' || dsnShapeProblem(dsn) !== null)) add(userInfo);
   }
   for (const m of dsn.matchAll(/[?&]password=([^&#]*)/gi)) add(m[1]!, true);
   return [...out].filter((s) => s.length > 0);

@@ -19,22 +19,32 @@ export const passwordArb: fc.Arbitrary<string> = fc
   // A password that is exactly "${NAME}" is an environment reference by design, not a password.
   .filter((s) => new Set(s).size >= 5 && s.trim() === s && !/^\$\{.*\}$/.test(s));
 
-export type Placement = 'dsn-escaped' | 'dsn-raw' | 'query' | 'password' | 'env-password' | 'env-dsn';
-export const PLACEMENTS: readonly Placement[] = ['dsn-escaped', 'dsn-raw', 'query', 'password', 'env-password', 'env-dsn'];
+export type Placement = 'dsn-escaped' | 'dsn-raw' | 'query' | 'password' | 'env-password' | 'env-dsn' | 'pyworkflow-env';
+export const PLACEMENTS: readonly Placement[] = ['dsn-escaped', 'dsn-raw', 'query', 'password', 'env-password', 'env-dsn', 'pyworkflow-env'];
 
 /** Characters that end a DSN's user info early when written unescaped: such a DSN does not parse. */
 export const DSN_BREAKERS = /[@/?#]/;
 
 /**
- * The storage config (before `${VAR}` expansion) and environment for one placement of `password` in a
- * `store` config that points at 127.0.0.1:`port`, plus whether the config must be refused as unparsable.
+ * The `--storage` value and environment for one placement of `password` in a `store` config that
+ * points at 127.0.0.1:`port`, plus whether the config must be refused as unparsable.
  */
 export function configWithPassword(
   store: 'postgres' | 'mysql',
   placement: Placement,
   password: string,
   port: number,
-): { config: Record<string, unknown>; env: Record<string, string>; unparsable: boolean } {
+): { storage: string; env: Record<string, string>; unparsable: boolean } {
+  const { config, env, unparsable } = placeIn(store, placement, password, port);
+  return { storage: config === 'env' ? 'env' : JSON.stringify(config), env, unparsable };
+}
+
+function placeIn(
+  store: 'postgres' | 'mysql',
+  placement: Placement,
+  password: string,
+  port: number,
+): { config: Record<string, unknown> | 'env'; env: Record<string, string>; unparsable: boolean } {
   const scheme = store === 'postgres' ? 'postgresql' : 'mysql';
   const timeouts = { connect_timeout_ms: 5000 };
   const dsn = (userInfo: string, query = ''): string => `${scheme}://${userInfo}@127.0.0.1:${port}/pyworkflow_test${query}`;
@@ -51,6 +61,12 @@ export function configWithPassword(
       return { config: { type: store, host: '127.0.0.1', port, user: 'admin', password: '${PYWR_TEST_PW}', ...timeouts }, env: { PYWR_TEST_PW: password }, unparsable: false };
     case 'env-dsn':
       return { config: { type: store, dsn: '${PYWR_TEST_DSN}', ...timeouts }, env: { PYWR_TEST_DSN: dsn(`admin:${password}`) }, unparsable: DSN_BREAKERS.test(password) };
+    case 'pyworkflow-env': {
+      // `--storage env`: pyworkflow's own variables.
+      const prefix = store === 'postgres' ? 'PYWORKFLOW_POSTGRES' : 'PYWORKFLOW_MYSQL';
+      const env = { PYWORKFLOW_STORAGE_TYPE: store, [`${prefix}_HOST`]: '127.0.0.1', [`${prefix}_PORT`]: String(port), [`${prefix}_USER`]: 'admin', [`${prefix}_PASSWORD`]: password };
+      return { config: 'env', env, unparsable: false };
+    }
   }
 }
 
@@ -77,10 +93,10 @@ export async function checkPasswordsNeverLeak(options: {
         fc.constantFrom('json', 'text'),
         fc.constantFrom('json', 'text'),
         async (store, placement, password, output, logFormat) => {
-          const { config, env, unparsable } = configWithPassword(store, placement, password, options.port);
+          const { storage, env, unparsable } = configWithPassword(store, placement, password, options.port);
           const log = join(dir, `termination-log-${++n}`);
           const r = await runCli(
-            ['sweep', '--storage', JSON.stringify(config), '--retention-days', '30', '--output', output, '--log-format', logFormat,
+            ['sweep', '--storage', storage, '--retention-days', '30', '--output', output, '--log-format', logFormat,
               '--progress', 'log', '--termination-log', log, '--verbose'],
             env,
           );

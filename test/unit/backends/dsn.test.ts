@@ -95,8 +95,8 @@ describe('a password never leaks, wherever the config holds it', () => {
   it('resolving the config either refuses it naming "dsn" (exactly when it does not parse) or names the target without the password; the redactor hides it in every encoding', () => {
     fc.assert(
       fc.property(fc.constantFrom(...STORES), fc.constantFrom(...PLACEMENTS), passwordArb, (store, placement, password) => {
-        const { config: raw, env, unparsable } = configWithPassword(store, placement, password, 1);
-        const config = loadStorageConfig(JSON.stringify(raw), env);
+        const { storage, env, unparsable } = configWithPassword(store, placement, password, 1);
+        const config = loadStorageConfig(storage, env);
         let endpoint: ReturnType<typeof resolve> | undefined;
         try {
           endpoint = resolve(config);
@@ -131,8 +131,8 @@ describe('a password never leaks, wherever the config holds it', () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...STORES), fc.constantFrom(...PLACEMENTS), passwordArb, async (store, placement, password) => {
         passwords.push(password);
-        const { config: raw, env } = configWithPassword(store, placement, password, 1);
-        const config = loadStorageConfig(JSON.stringify(raw), env);
+        const { storage, env } = configWithPassword(store, placement, password, 1);
+        const config = loadStorageConfig(storage, env);
         let caught: unknown;
         try {
           const backend = await createBackend(config, { logger });
