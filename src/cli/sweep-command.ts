@@ -166,6 +166,11 @@ export async function runSweepCommand(argv: readonly string[], io: CommandIO): P
   const mode: ProgressMode = args.progress === 'auto' ? (isTty && args.output === 'text' ? 'bar' : 'log') : args.progress;
   const reporter = createProgressReporter(mode, { stream: io.stderr, logger });
 
+  // Before the deadline timer: a config refused here must exit at once, not when --max-duration ends.
+  const backend = await createBackend(config, { logger }).catch((err: unknown) => {
+    throw redactError(err, redact);
+  });
+
   const controller = new AbortController();
   const stopOn = (): void => controller.abort(io.signal.reason);
   io.signal.addEventListener('abort', stopOn, { once: true });
@@ -174,9 +179,6 @@ export async function runSweepCommand(argv: readonly string[], io: CommandIO): P
       ? null
       : setTimeout(() => controller.abort(new Error(`--max-duration of ${args.maxDurationMs! / 1000} s reached`)), args.maxDurationMs);
 
-  const backend = await createBackend(config, { logger }).catch((err: unknown) => {
-    throw redactError(err, redact);
-  });
   logger.info('sweep starting', {
     backend: backend.target,
     cutoff: args.cutoff.toISOString(),

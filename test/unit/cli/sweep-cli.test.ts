@@ -139,6 +139,17 @@ describe('pyworkflow-retention sweep (sqlite)', () => {
     expect((JSON.parse(good.stdout) as { deleted: { runs: number } }).deleted.runs).toBeGreaterThan(0);
   });
 
+  it('a storage config refused as unparsable exits at once, also with a long --max-duration', async () => {
+    const dsn = 'postgresql://admin:p@ss/S3cr3t@127.0.0.1:1/db';
+    const started = Date.now();
+    const r = await runCli(['sweep', '--storage', JSON.stringify({ type: 'postgres', dsn }), '--retention-days', '30', '--max-duration', '3600']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^error: postgres storage config: "dsn" does not parse/)]);
+    expect(r.stderr).not.toContain('S3cr3t');
+    // The --max-duration timer must not hold the process open for an hour.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
   it('refuses an unknown schema version, deleting nothing', async () => {
     const path = (store.storageConfig as { base_path: string }).base_path;
     const db = new Database(path);
