@@ -4,6 +4,7 @@
 import type { StorageConfig } from '../config/storage-config.js';
 import { InvalidInputError } from '../errors.js';
 import type { Backend, BackendDeps } from './backend.js';
+import { dsnSecrets } from './dsn.js';
 import { ReferenceMemoryBackend } from './memory/memory-backend.js';
 import { emptyDataset } from '../model/dataset.js';
 import type { StorageBackendSpec } from '../api/generated/types.js';
@@ -50,27 +51,16 @@ export async function createBackend(config: StorageConfig, deps: BackendDeps): P
   }
 }
 
-/** Every string in the config that must never appear in output (passwords, DSNs). */
+/**
+ * Every string in the config that must never appear in output (passwords, DSNs, and the password
+ * parts of a DSN also when it does not parse). Strings shorter than 3 characters are left out: hiding
+ * every "a" in the output would hide nothing.
+ */
 export function secretsOf(config: StorageConfig): string[] {
   const out: string[] = [];
   const c = config as unknown as Record<string, unknown>;
-  for (const key of ['password', 'dsn']) {
-    const v = c[key];
-    if (typeof v === 'string' && v.length > 0) out.push(v);
-  }
-  const dsn = c.dsn;
-  if (typeof dsn === 'string') {
-    // The password part of a URL-style DSN, also in its decoded form.
-    const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]*)@/i.exec(dsn);
-    if (m?.[1]) {
-      out.push(m[1]);
-      try {
-        out.push(decodeURIComponent(m[1]));
-      } catch {
-        /* not percent-encoded */
-      }
-    }
-  }
+  if (typeof c.password === 'string') out.push(c.password, encodeURIComponent(c.password));
+  if (typeof c.dsn === 'string') out.push(...dsnSecrets(c.dsn));
   return out.filter((s) => s.length >= 3);
 }
 

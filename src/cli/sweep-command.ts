@@ -15,7 +15,7 @@ import { createBackend, secretsOf } from '../backends/registry.js';
 import { createProgressReporter, type ProgressMode } from './progress.js';
 import { createRedactor } from './redact.js';
 
-export const SWEEP_USAGE = `Usage: pyworkflow-retention sweep --storage <config> (--retention-days N | --older-than <ISO-8601>) [options]
+export const SWEEP_USAGE = `Usage: pyworkflow-retention sweep --storage <config> (--retention-days N | --older-than <instant>) [options]
 
 Purges terminal pyworkflow runs older than the cutoff, with all their related records.
 
@@ -24,7 +24,8 @@ Purges terminal pyworkflow runs older than the cutoff, with all their related re
                             works), or "env" for pyworkflow's PYWORKFLOW_* variables. A string value
                             "\${NAME}" is read from environment variable NAME.
   --retention-days N        purge runs whose updated_at is more than N days ago (integer >= 1)
-  --older-than <instant>    purge runs updated before this instant (with zone, e.g. 2026-01-31T00:00:00Z)
+  --older-than <instant>    purge runs updated before this RFC 3339 instant (date, time and zone,
+                            e.g. 2026-01-31T00:00:00Z or 2026-01-31T02:00:00+02:00)
   --dry-run                 count what would be deleted, delete nothing
   --batch-size N            runs per batch/transaction (default 500, max ${MAX_BATCH_SIZE})
   --statuses a,b,...        terminal statuses to purge (default: ${TERMINAL_STATUSES.join(',')})
@@ -69,7 +70,7 @@ export function parseSweepArgs(argv: readonly string[], now: Date): ParsedSweepA
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      args: attachNegativeNumbers(argv),
       strict: true,
       allowPositionals: false,
       options: {
@@ -151,6 +152,8 @@ export async function runSweepCommand(argv: readonly string[], io: CommandIO): P
     return 0;
   }
   const args = parseSweepArgs(argv, io.now());
+  // Before the store is touched: a result that cannot be written must not cost a sweep its record.
+  if (args.terminationLog !== null) checkTerminationLog(args.terminationLog);
   const config = loadStorageConfig(args.storage, io.env);
   const redact = createRedactor(secretsOf(config));
   const isTty = io.stderr.isTTY === true;
@@ -163,6 +166,11 @@ export async function runSweepCommand(argv: readonly string[], io: CommandIO): P
   const mode: ProgressMode = args.progress === 'auto' ? (isTty && args.output === 'text' ? 'bar' : 'log') : args.progress;
   const reporter = createProgressReporter(mode, { stream: io.stderr, logger });
 
+  // Before the deadline timer: a config refused here must exit at once, not when --max-duration ends.
+  const backend = await createBackend(config, { logger }).catch((err: unknown) => {
+    throw redactError(err, redact);
+  });
+
   const controller = new AbortController();
   const stopOn = (): void => controller.abort(io.signal.reason);
   io.signal.addEventListener('abort', stopOn, { once: true });
@@ -171,7 +179,6 @@ export async function runSweepCommand(argv: readonly string[], io: CommandIO): P
       ? null
       : setTimeout(() => controller.abort(new Error(`--max-duration of ${args.maxDurationMs! / 1000} s reached`)), args.maxDurationMs);
 
-  const backend = await createBackend(config, { logger });
   logger.info('sweep starting', {
     backend: backend.target,
     cutoff: args.cutoff.toISOString(),
@@ -201,14 +208,44 @@ export async function runSweepCommand(argv: readonly string[], io: CommandIO): P
   }
   if (report.error) report.error.message = redact(report.error.message);
 
-  if (args.terminationLog !== null) writeTerminationLog(args.terminationLog, report);
   io.stdout.write(redact(args.output === 'json' ? JSON.stringify(report) + '\n' : renderText(report, backend.target)));
+  if (args.terminationLog !== null) {
+    try {
+      writeTerminationLog(args.terminationLog, report);
+    } catch (err) {
+      logger.error('writing the result failed', { flag: '--termination-log', path: args.terminationLog, error: (err as NodeJS.ErrnoException).code ?? String(err) });
+      return 1;
+    }
+  }
   if (report.outcome === 'succeeded') {
     logger.info('sweep finished', { deleted: report.deleted, durationMs: report.durationMs });
     return 0;
   }
-  io.stderr.write(`error: ${report.error?.message ?? 'sweep failed'}\n`);
+  // The sweep's own "sweep stopped" log line already carries the error: it is not repeated here.
   return report.error?.code === 'INVALID_INPUT' || report.error?.code === 'INVALID_STORAGE_CONFIG' ? 2 : 1;
+}
+
+/**
+ * Writes a blank line to PATH, replacing what it held: exit 2 naming the flag when that fails (opening
+ * alone is not enough, /proc files and /dev/full open fine). A blank message is what a run killed
+ * before its end leaves anyway, and the controller reads it as "no result".
+ */
+function checkTerminationLog(path: string): void {
+  try {
+    writeFileSync(path, '\n');
+  } catch (err) {
+    throw new InvalidInputError(`--termination-log: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; nothing was deleted`);
+  }
+}
+
+/** A thrown error's text passes the same redaction as everything else the command prints. */
+function redactError(err: unknown, redact: (text: string) => string): unknown {
+  if (err instanceof Error) {
+    err.message = redact(err.message);
+    if (err.stack !== undefined) err.stack = redact(err.stack);
+    if (err.cause instanceof Error) redactError(err.cause, redact);
+  }
+  return err;
 }
 
 /** Kubernetes keeps at most 4096 bytes of a termination message: shorten the error text to fit. */
@@ -244,11 +281,35 @@ export function renderText(r: SweepReport, target: string): string {
 
 function intFlag(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value.trim())) throw new InvalidInputError(`${name} must be an integer, got ${JSON.stringify(value)}`);
-  const n = Number(value);
-  if (n < min || n > max) throw new InvalidInputError(`${name} must be between ${min} and ${max}, got ${n}`);
+  const n = /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) {
+    const kind = min >= 1 ? 'a positive integer' : 'a whole number';
+    throw new InvalidInputError(`${name} must be ${kind} from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
   return n;
 }
+
+/**
+ * node's parseArgs reads `--retention-days -1` as a flag without its value ("argument is ambiguous");
+ * a value that looks like a negative number is attached as `--retention-days=-1` instead, so the
+ * flag's own check refuses it with a message that says what is allowed.
+ */
+function attachNegativeNumbers(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (VALUE_FLAGS.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+const VALUE_FLAGS = new Set(['--retention-days', '--batch-size', '--lock-wait', '--max-duration', '--older-than']);
 
 function oneOf<T extends string>(value: string, name: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) throw new InvalidInputError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);

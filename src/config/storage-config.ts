@@ -98,7 +98,8 @@ function parseText(text: string, format: 'json' | 'yaml', where: string): unknow
   try {
     return format === 'yaml' ? (parseYaml(text) as unknown) : (JSON.parse(text) as unknown);
   } catch (err) {
-    const detail = err instanceof Error ? err.message.split('\n')[0] : 'parse error';
+    // V8 quotes the text around a bad JSON token, and that text may be a password: keep the description only.
+    const detail = err instanceof Error ? err.message.split('\n')[0]!.replace(/, .* is not valid JSON$/s, '') : 'parse error';
     throw new InvalidInputError(`${where}: not valid ${format.toUpperCase()} (${detail})`, 'INVALID_STORAGE_CONFIG');
   }
 }

@@ -20,15 +20,45 @@ export function cutoffFromDays(now: Date, days: number): Date {
   return new Date(now.getTime() - parseRetentionDays(days) * DAY_MS);
 }
 
-/** Parses an ISO-8601 instant with an explicit zone (Z or ±hh:mm); a zone-less time is ambiguous and refused. */
+/**
+ * Parses an RFC 3339 instant: date, time with seconds, and a zone (Z or ±hh:mm). Every field is
+ * range-checked here because Date.parse rolls impossible values forward (Feb 30 becomes Mar 1,
+ * 24:00 the next day), which would move the cutoff later and purge more than asked for.
+ */
 export function parseInstant(value: string, name = '--older-than'): Date {
-  const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
-  if (!iso.test(value.trim())) {
-    throw new InvalidInputError(`${name} must be an ISO-8601 instant with a time zone, e.g. 2026-01-31T00:00:00Z, got ${JSON.stringify(value)}`);
+  const m = RFC3339.exec(value.trim());
+  const fail = (why: string): never => {
+    throw new InvalidInputError(`${name} must be an RFC 3339 instant with a time zone, e.g. 2026-01-31T00:00:00Z (${why}), got ${JSON.stringify(value)}`);
+  };
+  if (!m) return fail('date, time with seconds, and zone Z or ±hh:mm');
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const fraction = m[7] ?? '';
+  const zone = m[8]!;
+  if (month < 1 || month > 12) fail(`month ${month} does not exist`);
+  if (day < 1 || day > daysInMonth(year, month)) fail(`day ${day} does not exist in ${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`);
+  if (hour > 23) fail(`hour ${hour} does not exist`);
+  if (minute > 59) fail(`minute ${minute} does not exist`);
+  // A leap second (:60) has no representation in a JavaScript Date; no real cutoff needs one.
+  if (second > 59) fail(`second ${second} does not exist`);
+  let offsetMinutes = 0;
+  if (!/^z$/i.test(zone)) {
+    const oh = Number(zone.slice(1, 3));
+    const om = Number(zone.slice(4, 6));
+    if (oh > 23 || om > 59) fail(`zone offset ${zone} does not exist`);
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (oh * 60 + om);
   }
-  const date = new Date(value.trim().length === 10 ? `${value.trim()}T00:00:00Z` : value.trim());
-  if (Number.isNaN(date.getTime())) throw new InvalidInputError(`${name} is not a valid date: ${JSON.stringify(value)}`);
-  return date;
+  const ms = Number(fraction.slice(0, 3).padEnd(3, '0'));
+  // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not.
+  const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, ms));
+  date.setUTCFullYear(year, month - 1, day);
+  return new Date(date.getTime() - offsetMinutes * 60_000);
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
 /** A cutoff may not be later than one day before now: the same floor as retentionDays >= 1. */

@@ -10,6 +10,7 @@ import { generateDataset } from '../../src/model/generate.js';
 import { runCli } from '../support/cli.js';
 import { checkConcurrentSweeps, checkConnectionFailure, checkParentChildSweep, pyworkflowDeleteOldRuns } from '../support/sql-scenarios.js';
 import { mysqlAdminOptions, mysqlFixture, mysqlStorageConfig } from '../support/stores/mysql-store.js';
+import { checkPasswordsNeverLeak } from '../support/secrets.js';
 import { requireEnv } from '../support/test-env.js';
 
 const termLog = (): string => join(mkdtempSync(join(tmpdir(), 'pywr-term-')), 'termination-log');
@@ -58,6 +59,15 @@ describe('mysql sweep through the CLI', () => {
     const secret = `wrong-Pw-${Date.now()}-s3cr3t`;
     const storage = { ...mysqlStorageConfig('mysql'), password: secret };
     await checkConnectionFailure(storage, secret, [/root@127\.0\.0\.1:13306\/mysql/, /Access denied/, /ER_ACCESS_DENIED_ERROR/], termLog());
+  });
+
+  it('random wrong passwords in every place a config holds one: refused by the server, printed nowhere', async () => {
+    await checkPasswordsNeverLeak({
+      stores: ['mysql'],
+      port: Number(new URL(requireEnv('MYSQL_URL')).port),
+      connectionFailure: /CONNECTION_FAILED.*Access denied for user .*ER_ACCESS_DENIED_ERROR/,
+      numRuns: 12,
+    });
   });
 
   it('an unreachable server fails with the target named and the password nowhere', async () => {

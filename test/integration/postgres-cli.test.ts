@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { sweepLockKey } from '../../src/backends/postgres/sweep-lock.js';
 import { checkConcurrentSweeps, checkConnectionFailure, checkParentChildSweep, pyworkflowDeleteOldRuns } from '../support/sql-scenarios.js';
 import { pgAdminConfig, pgStorageConfig, postgresFixture } from '../support/stores/postgres-store.js';
+import { checkPasswordsNeverLeak } from '../support/secrets.js';
 import { requireEnv } from '../support/test-env.js';
 
 const termLog = (): string => join(mkdtempSync(join(tmpdir(), 'pywr-term-')), 'termination-log');
@@ -45,6 +46,15 @@ describe('postgres sweep through the CLI', () => {
     const url = new URL(requireEnv('PG_URL'));
     const dsn = `postgresql://postgres:${encodeURIComponent(secret)}@${url.host}/pyworkflow?sslmode=disable`;
     await checkConnectionFailure({ type: 'postgres', dsn }, secret, [/postgres@127\.0\.0\.1:15432\/pyworkflow/, /28P01/], termLog());
+  });
+
+  it('random wrong passwords in every place a config holds one: refused by the server, printed nowhere', async () => {
+    await checkPasswordsNeverLeak({
+      stores: ['postgres'],
+      port: Number(new URL(requireEnv('PG_URL')).port),
+      connectionFailure: /CONNECTION_FAILED.*password authentication failed for user .{0,2}admin.*28P01/,
+      numRuns: 12,
+    });
   });
 
   it('an unreachable server fails with the target named and the password nowhere', async () => {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { RetentionError, backendError, type ErrorCode } from '../../errors.js';
+import { dsnScheme, dsnShapeProblem, percentDecode } from '../dsn.js';
 import type { MysqlConfig } from './config.js';
 
 export const PYWORKFLOW_MYSQL_DEFAULTS = { host: 'localhost', port: 3306, user: 'pyworkflow', password: '', database: 'pyworkflow' } as const;
@@ -55,22 +56,19 @@ export function resolveEndpoint(config: MysqlConfig): MysqlEndpoint {
 
 /** mysql://user:password@host:port/database[?ssl-mode=REQUIRED]. Errors never quote the DSN. */
 function parseDsn(dsn: string): Partial<MysqlEndpoint> {
+  const invalid = (why: string): RetentionError => new RetentionError('INVALID_STORAGE_CONFIG', `mysql storage config: "dsn" ${why}`, { exitCode: 2 });
+  const scheme = dsnScheme(dsn);
+  if (scheme === null) throw invalid('is not a mysql:// URI');
+  if (!/^(mysql|mariadb)(\+\w+)?$/.test(scheme)) throw invalid('must start with mysql://');
+  const problem = dsnShapeProblem(dsn);
+  if (problem !== null) throw invalid(problem);
   let url: URL;
   try {
     url = new URL(dsn);
   } catch {
-    throw new RetentionError('INVALID_STORAGE_CONFIG', 'mysql storage config: "dsn" is not a mysql:// URI', { exitCode: 2 });
+    throw invalid('is not a mysql:// URI');
   }
-  if (!/^(mysql|mariadb)(\+\w+)?:$/.test(url.protocol)) {
-    throw new RetentionError('INVALID_STORAGE_CONFIG', 'mysql storage config: "dsn" must start with mysql://', { exitCode: 2 });
-  }
-  const decode = (s: string): string => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
+  const decode = percentDecode;
   const out: Partial<MysqlEndpoint> = {};
   if (url.hostname !== '') out.host = decode(url.hostname.replace(/^\[|\]$/g, ''));
   if (url.port !== '') out.port = Number(url.port);

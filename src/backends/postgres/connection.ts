@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { RetentionError, backendError, type ErrorCode } from '../../errors.js';
+import { dsnScheme, dsnShapeProblem, percentDecode } from '../dsn.js';
 import type { PostgresConfig } from './config.js';
 import { parseTimestamptz } from './time.js';
 
@@ -70,23 +71,20 @@ export function resolveEndpoint(config: PostgresConfig): PostgresEndpoint {
  * it holds the password.
  */
 function parseDsn(dsn: string, type: string): Partial<PostgresEndpoint> {
+  const invalid = (why: string): RetentionError => new RetentionError('INVALID_STORAGE_CONFIG', `${type} storage config: "dsn" ${why}`, { exitCode: 2 });
+  const scheme = dsnScheme(dsn);
+  if (scheme === null) throw invalid('is not a postgresql:// URI');
+  if (scheme !== 'postgresql' && scheme !== 'postgres') throw invalid('must start with postgresql:// or postgres://');
+  const problem = dsnShapeProblem(dsn);
+  if (problem !== null) throw invalid(problem);
   let url: URL;
   try {
     url = new URL(dsn);
   } catch {
-    throw new RetentionError('INVALID_STORAGE_CONFIG', `${type} storage config: "dsn" is not a postgresql:// URI`, { exitCode: 2 });
-  }
-  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') {
-    throw new RetentionError('INVALID_STORAGE_CONFIG', `${type} storage config: "dsn" must start with postgresql:// or postgres://`, { exitCode: 2 });
+    throw invalid('is not a postgresql:// URI');
   }
   const q = url.searchParams;
-  const decode = (s: string): string => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
+  const decode = percentDecode;
   const out: Partial<PostgresEndpoint> = {};
   const host = q.get('host') ?? decode(url.hostname.replace(/^\[|\]$/g, ''));
   if (host !== '') out.host = host;

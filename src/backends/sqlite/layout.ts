@@ -27,7 +27,7 @@ export function detectSqliteLayout(db: Database.Database, target: string): Sqlit
     const rows = db.prepare('SELECT version FROM schema_versions').all() as { version: unknown }[];
     const versions = rows.map((r) => r.version);
     const bad = versions.find((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 7);
-    if (bad !== undefined) throw new UnknownSchemaError(`sqlite ${target}`, `schema_versions holds version ${JSON.stringify(bad)}`, supported);
+    if (bad !== undefined) throw new UnknownSchemaError(target, `schema_versions holds version ${JSON.stringify(bad)}`, supported);
     version = versions.length === 0 ? '0' : String(Math.max(...(versions as number[])));
     if (version === '0') {
       // An empty schema_versions table: pyworkflow would record version 1 on its next start.
@@ -42,7 +42,7 @@ export function detectSqliteLayout(db: Database.Database, target: string): Sqlit
     // never initialised this file. Either way there is nothing to purge.
     const foreign = [...tables].filter((t) => t !== 'schema_versions' && !t.startsWith('sqlite_'));
     if (foreign.length > 0) {
-      throw new UnknownSchemaError(`sqlite ${target}`, `no workflow_runs table but other tables (${foreign.slice(0, 5).join(', ')})`, supported);
+      throw new UnknownSchemaError(target, `no workflow_runs table but other tables (${foreign.slice(0, 5).join(', ')})`, supported);
     }
     return {
       schemaVersion: version === 'pre-versioning' ? 'none' : version, empty: true, tables,
@@ -50,12 +50,12 @@ export function detectSqliteLayout(db: Database.Database, target: string): Sqlit
     };
   }
   if (version === 'pre-versioning' && !tables.has('events')) {
-    throw new UnknownSchemaError(`sqlite ${target}`, 'workflow_runs without events and without schema_versions', supported);
+    throw new UnknownSchemaError(target, 'workflow_runs without events and without schema_versions', supported);
   }
   const runColumns = columnsOf(db, 'workflow_runs');
   const missing = REQUIRED_RUN_COLUMNS.filter((c) => !runColumns.has(c));
   if (missing.length > 0) {
-    throw new UnknownSchemaError(`sqlite ${target}`, `workflow_runs lacks column(s) ${missing.join(', ')}`, supported);
+    throw new UnknownSchemaError(target, `workflow_runs lacks column(s) ${missing.join(', ')}`, supported);
   }
   const hasScheduleDeletedAt = tables.has('schedules') && columnsOf(db, 'schedules').has('deleted_at');
   return {

@@ -38,6 +38,23 @@ describe('storage config with pyworkflow keys', () => {
     }
   });
 
+  it('never quotes the text around a JSON syntax error (an unquoted password, say)', () => {
+    for (const text of ['{"type":"postgres","password":S3cr3tpass}', '{"type":"postgres","dsn":"postgresql://u:S3cr3tpass@h/db" x}', 'S3cr3tpass']) {
+      const dir = mkdtempSync(join(tmpdir(), 'pywr-cfg-'));
+      writeFileSync(join(dir, 'c.json'), text);
+      for (const value of [text, `@${join(dir, 'c.json')}`]) {
+        let message = '';
+        try {
+          loadStorageConfig(value, {});
+        } catch (e) {
+          message = (e as Error).message;
+        }
+        if (value.startsWith('{') || value.startsWith('@')) expect(message).toMatch(/not valid JSON/);
+        expect(message).not.toContain('S3cr3t');
+      }
+    }
+  });
+
   it('reads the storage: section of a pyworkflow.config.yaml and expands ${VAR}', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pywr-cfg-'));
     const file = join(dir, 'pyworkflow.config.yaml');

@@ -46,7 +46,7 @@ describe('sweep --storage file', () => {
   it('fails with exit 1 when base_path does not exist', async () => {
     const r = await sweepCli(join(dir, 'missing'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error: file .*missing: base_path does not exist/);
+    expect(r.stderr).toMatch(/file .*missing: base_path does not exist/);
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'failed', error: { code: 'CONNECTION_FAILED' } });
   });
 
