@@ -122,7 +122,11 @@ export interface Backend {
   /** Runs whose parent_run_id is one of `parentRunIds`. */
   children(parentRunIds: readonly string[]): Promise<RunState[]>;
 
-  /** Deletes (or counts, when dryRun) one batch: each run's related records first, run records last. */
+  /**
+   * Deletes (or counts, when dryRun) one batch: each run's related records first, run records last.
+   * A batch that fails after deleting part of it throws PartialCountsError (engine/records.ts) with
+   * exactly what it deleted, so the sweep's counts stay exact.
+   */
   purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult>;
 
   /** Age-based stream and schedule housekeeping (pyworkflow-storage.md §8.3), in batches; counts go to onBatch. */

@@ -153,7 +153,9 @@ async function purgeOwnFiles(ctx: PurgeContext, run: RunState, counts: Counts, d
     }
     const checkpointFiles = files.checkpoints.map((key) => paths.in(paths.checkpoints, `${key}.json`));
     const stepFiles = files.steps.map((name) => paths.in(paths.steps, name)); // pyworkflow takes no lock for steps
-    for (const path of [...checkpointFiles, ...stepFiles, cancelFile]) assertRemovable(path);
+    // Hook files go later, with the batch's tokens: checked now, so that one which cannot go fails the run before any of its files did.
+    const hookFiles = files.hooks.map((hook) => paths.in(paths.hooks, hook.name));
+    for (const path of [...checkpointFiles, ...stepFiles, ...hookFiles, cancelFile]) assertRemovable(path);
     const eventsFile = paths.eventsFile(runId);
     const events = countEventLines(eventsFile);
 

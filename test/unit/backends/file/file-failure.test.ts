@@ -1,7 +1,7 @@
 // A file sweep that fails midway (a file it cannot read, a lock file it cannot use) reports exactly what
 // it deleted before failing, names the file to fix, and deletes nothing of that run; a run file too
 // damaged to show its parent link keeps every old run that could be its parent.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -98,7 +98,7 @@ function filesOf(snapshot: Snapshot, id: string): string[] {
   return Object.keys(snapshot).filter((p) => p.includes(id)).sort();
 }
 
-type Damage = 'events-dir' | 'events-dangling-symlink' | 'events-symlink-loop' | 'lock-symlink' | 'checkpoint-dir';
+type Damage = 'events-dir' | 'events-dangling-symlink' | 'events-symlink-loop' | 'lock-symlink' | 'checkpoint-dir' | 'hook-dir';
 
 /** Makes one file of `id` unusable; returns the path the error must name. */
 function damage(base: string, id: string, how: Damage): string {
@@ -122,6 +122,12 @@ function damage(base: string, id: string, how: Damage): string {
       symlinkSync(join(base, '..', 'elsewhere.lock'), lock);
       return lock;
     }
+    case 'hook-dir': {
+      const name = readdirSync(join(base, 'hooks')).find((n) => n.startsWith(`${id}__`))!;
+      unlinkSync(join(base, 'hooks', name));
+      mkdirSync(join(base, 'hooks', name));
+      return join(base, 'hooks', name);
+    }
     case 'checkpoint-dir': {
       const cp = join(base, 'checkpoints', `${id}:step_a.json`);
       unlinkSync(cp);
@@ -133,7 +139,7 @@ function damage(base: string, id: string, how: Damage): string {
 
 describe('file sweep failing midway', () => {
   it('reports exactly what it deleted before it failed, names the file, and deletes nothing of that run', async () => {
-    const damages: Damage[] = ['events-dir', 'events-dangling-symlink', 'events-symlink-loop', 'lock-symlink', 'checkpoint-dir'];
+    const damages: Damage[] = ['events-dir', 'events-dangling-symlink', 'events-symlink-loop', 'lock-symlink', 'checkpoint-dir', 'hook-dir'];
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 1, max: 9 }), fc.constantFrom(...damages), async (bad, batchSize, how) => {
         const { d, ids } = dataset(24);
@@ -163,6 +169,28 @@ describe('file sweep failing midway', () => {
       { numRuns: 25 },
     );
   }, 300_000);
+});
+
+describe('file orphan sweep failing midway', () => {
+  it('reports what the batches deleted before the failure and names the file', async () => {
+    const { d, ids } = dataset(12);
+    const h = await fileStoreFixture.create(d);
+    handles.push(h);
+    const base = h.storageConfig.base_path as string;
+    // Every run record gone: all twelve are old orphan groups; the seventh has an events directory.
+    for (const id of ids) unlinkSync(join(base, 'runs', `${id}.json`));
+    // Checkpoints hold only the step's data: their age is their mtime.
+    for (const name of readdirSync(join(base, 'checkpoints'))) utimesSync(join(base, 'checkpoints', name), OLD, OLD);
+    const path = damage(base, ids[6]!, 'events-dir');
+    const before = dump(base);
+    const report = await sweep(h.backend(), options({ batchSize: 2, orphanCutoff: CUTOFF }));
+    const after = dump(base);
+    expect(report.outcome).toBe('failed');
+    expect(report.error?.message).toContain(path);
+    expect(report.deleted).toEqual(removed(before, after));
+    expect(report.deleted.events, JSON.stringify(report)).toBeGreaterThan(0);
+    expect(filesOf(after, ids[6]!)).toEqual(filesOf(before, ids[6]!));
+  });
 });
 
 describe('file sweep and a run file it cannot read', () => {
