@@ -85,7 +85,7 @@ function flockOnce(fd: number, operation: number): boolean {
     const errno = koffi.errno();
     if (errno === EINTR) continue;
     if (CONTENDED.has(errno)) return false;
-    throw new Error(`flock failed with errno ${errno}${errnoName(errno)}; the filesystem may not support flock(2)`);
+    throw Object.assign(new Error(`flock failed with errno ${errno}${errnoName(errno)}; the filesystem may not support flock(2)`), { errno });
   }
 }
 
@@ -116,7 +116,17 @@ export function tryAcquire(path: string, options: TryAcquireOptions = {}): Flock
       fd = openSync(path, OPEN_FLAGS, 0o644);
     }
     try {
-      if (!flockOnce(fd, LOCK_EX | LOCK_NB)) {
+      let granted: boolean;
+      try {
+        granted = flockOnce(fd, LOCK_EX | LOCK_NB);
+      } catch (err) {
+        // NFS emulates flock with POSIX locks, which refuse an exclusive lock on a read-only
+        // descriptor (EBADF): a reader that must write nothing then goes without the lock.
+        if (!options.readOnly || (err as { errno?: number }).errno !== errnoCodes.EBADF) throw err;
+        closeSync(fd);
+        return handle(path, null, true);
+      }
+      if (!granted) {
         closeSync(fd);
         return null;
       }

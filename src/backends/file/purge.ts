@@ -155,7 +155,7 @@ async function purgeOwnFiles(ctx: PurgeContext, run: RunState, counts: Counts, d
     const stepFiles = files.steps.map((name) => paths.in(paths.steps, name)); // pyworkflow takes no lock for steps
     // Hook files go later, with the batch's tokens: checked now, so that one which cannot go fails the run before any of its files did.
     const hookFiles = files.hooks.map((hook) => paths.in(paths.hooks, hook.name));
-    for (const path of [...checkpointFiles, ...stepFiles, ...hookFiles, cancelFile]) assertRemovable(path);
+    for (const path of [...checkpointFiles, ...stepFiles, ...hookFiles, ...(flagged ? [cancelFile] : [])]) assertRemovable(path);
     const eventsFile = paths.eventsFile(runId);
     const events = countEventLines(eventsFile);
 
