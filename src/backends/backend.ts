@@ -103,8 +103,11 @@ export interface Backend {
   /** Reads the store's layout; throws UnknownSchemaError for a layout this release does not know. */
   detectLayout(): Promise<StoreLayout>;
 
-  /** Takes the store-wide sweep lock, waiting at most `waitMs`; throws SweepLockedError after that. */
-  acquireSweepLock(waitMs: number): Promise<SweepLock>;
+  /**
+   * Takes the store-wide sweep lock, waiting at most `waitMs`; throws SweepLockedError after that.
+   * With `dryRun` the backend must write nothing to take it (a dry run works on a read-only store).
+   */
+  acquireSweepLock(waitMs: number, options?: { dryRun: boolean }): Promise<SweepLock>;
 
   /** How many runs match the query now (for progress; may be an estimate). */
   countCandidates(query: CandidateQuery): Promise<number>;
@@ -119,7 +122,11 @@ export interface Backend {
   /** Runs whose parent_run_id is one of `parentRunIds`. */
   children(parentRunIds: readonly string[]): Promise<RunState[]>;
 
-  /** Deletes (or counts, when dryRun) one batch: each run's related records first, run records last. */
+  /**
+   * Deletes (or counts, when dryRun) one batch: each run's related records first, run records last.
+   * A batch that fails after deleting part of it throws PartialCountsError (engine/records.ts) with
+   * exactly what it deleted, so the sweep's counts stay exact.
+   */
   purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult>;
 
   /** Age-based stream and schedule housekeeping (pyworkflow-storage.md §8.3), in batches; counts go to onBatch. */
@@ -127,6 +134,12 @@ export interface Backend {
 
   /** Optional age-gated sweep of per-run data whose run record no longer exists (H24); counts go to onBatch. */
   sweepOrphans?(request: OrphanRequest): Promise<void>;
+
+  /**
+   * Run ids read from the store that this sweep refused to use (they would name something outside
+   * the store, or cannot be a key), each reported once in the log; 0 when not implemented.
+   */
+  skippedUnsafe?(): number;
 }
 
 export interface BackendDeps {

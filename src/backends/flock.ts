@@ -27,6 +27,17 @@ export interface AcquireOptions {
   /** Give up (FlockTimeoutError) after this long; 0 means a single attempt. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** See TryAcquireOptions.readOnly. */
+  readOnly?: boolean;
+}
+
+export interface TryAcquireOptions {
+  /**
+   * For a reader that must write nothing (a dry run, a read-only store): the lock file is opened
+   * read-only and never created. A lock file that does not exist is held by nobody, so the handle
+   * returned then locks nothing; removeAndRelease never unlinks.
+   */
+  readOnly?: boolean;
 }
 
 export class FlockTimeoutError extends Error {
@@ -74,7 +85,7 @@ function flockOnce(fd: number, operation: number): boolean {
     const errno = koffi.errno();
     if (errno === EINTR) continue;
     if (CONTENDED.has(errno)) return false;
-    throw new Error(`flock failed with errno ${errno}${errnoName(errno)}; the filesystem may not support flock(2)`);
+    throw Object.assign(new Error(`flock failed with errno ${errno}${errnoName(errno)}; the filesystem may not support flock(2)`), { errno });
   }
 }
 
@@ -91,11 +102,31 @@ const OPEN_FLAGS = fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW;
  * nothing. (filelock never unlinks its lock files, and `removeAndRelease` unlinks one only while
  * holding it, so a lock file that goes away under us is always unlinked, never renamed over.)
  */
-export function tryAcquire(path: string): FlockHandle | null {
+export function tryAcquire(path: string, options: TryAcquireOptions = {}): FlockHandle | null {
   for (;;) {
-    const fd = openSync(path, OPEN_FLAGS, 0o644);
+    let fd: number;
+    if (options.readOnly) {
+      try {
+        fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return handle(path, null, true);
+        throw err;
+      }
+    } else {
+      fd = openSync(path, OPEN_FLAGS, 0o644);
+    }
     try {
-      if (!flockOnce(fd, LOCK_EX | LOCK_NB)) {
+      let granted: boolean;
+      try {
+        granted = flockOnce(fd, LOCK_EX | LOCK_NB);
+      } catch (err) {
+        // NFS emulates flock with POSIX locks, which refuse an exclusive lock on a read-only
+        // descriptor (EBADF): a reader that must write nothing then goes without the lock.
+        if (!options.readOnly || (err as { errno?: number }).errno !== errnoCodes.EBADF) throw err;
+        closeSync(fd);
+        return handle(path, null, true);
+      }
+      if (!granted) {
         closeSync(fd);
         return null;
       }
@@ -103,7 +134,7 @@ export function tryAcquire(path: string): FlockHandle | null {
         closeSync(fd); // a dead inode: let go and start over on the file the path names now
         continue;
       }
-      return handle(path, fd);
+      return handle(path, fd, options.readOnly === true);
     } catch (err) {
       try {
         closeSync(fd);
@@ -115,20 +146,22 @@ export function tryAcquire(path: string): FlockHandle | null {
   }
 }
 
-function handle(path: string, fd: number): FlockHandle {
+/** A held lock (`fd` null: a read-only take of a lock file that does not exist, which locks nothing). */
+function handle(path: string, fd: number | null, readOnly: boolean): FlockHandle {
   let open = true;
   const release = (): void => {
     if (!open) return;
     open = false;
     // Closing releases the lock: a flock belongs to the open file description, and only this
     // descriptor refers to it (Node opens files close-on-exec and never duplicates them).
-    closeSync(fd);
+    if (fd !== null) closeSync(fd);
   };
   return {
     path,
     release,
     removeAndRelease: () => {
       if (!open) return;
+      if (readOnly) return release();
       try {
         unlinkSync(path); // still the file we locked: lock files are only ever unlinked by a holder
       } catch (err) {
@@ -149,7 +182,7 @@ export async function acquire(path: string, options: AcquireOptions): Promise<Fl
   let pause = 1;
   for (;;) {
     options.signal?.throwIfAborted();
-    const got = tryAcquire(path);
+    const got = tryAcquire(path, { readOnly: options.readOnly === true });
     if (got) return got;
     const waited = Date.now() - started;
     if (waited >= options.timeoutMs) throw new FlockTimeoutError(path, waited);

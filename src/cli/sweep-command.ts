@@ -273,6 +273,7 @@ export function renderText(r: SweepReport, target: string): string {
     ...RECORD_KINDS.map((k) => `    ${k.padEnd(width)}  ${r.deleted[k]}`),
   ];
   if (r.keptForChildren > 0) lines.push(`  kept      ${r.keptForChildren} old run(s) because a child of theirs is kept`);
+  if ((r.skippedUnsafe ?? 0) > 0) lines.push(`  skipped   ${r.skippedUnsafe} unsafe run id(s) read from the store (named in the log); nothing they name was touched`);
   if (!r.housekeeping) lines.push('  housekeeping skipped (--no-housekeeping)');
   lines.push(`  duration  ${(r.durationMs / 1000).toFixed(2)} s`);
   if (r.error) lines.push(`  error     ${r.error.message}`);

@@ -21,6 +21,11 @@ export interface SweepReport {
   deleted: KindCounts;
   /** Candidate runs kept because a child of theirs is kept. */
   keptForChildren: number;
+  /**
+   * Run ids read from the store that were never used because they would reach outside it (or cannot
+   * be a key); absent means 0, so results without it (older releases) and with it both parse.
+   */
+  skippedUnsafe?: number;
   startedAt: string;
   finishedAt: string;
   durationMs: number;
@@ -47,6 +52,7 @@ export const RESULT_SCHEMA: JSONSchemaType<SweepReport> = {
     schemaVersion: { type: 'string', maxLength: 64 },
     deleted: countsSchema,
     keptForChildren: { type: 'integer', minimum: 0 },
+    skippedUnsafe: { type: 'integer', minimum: 0, nullable: true },
     startedAt: { type: 'string', maxLength: 64 },
     finishedAt: { type: 'string', maxLength: 64 },
     durationMs: { type: 'integer', minimum: 0 },

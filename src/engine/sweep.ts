@@ -2,11 +2,11 @@
 // parent/child decisions, batches (children and related records before run records), per-kind
 // counting, dry run, progress, and stopping between batches when asked to.
 
-import type { Backend, CandidateQuery, PurgeBatch, RunState } from '../backends/backend.js';
+import type { Backend, CandidateQuery, PurgeBatch, PurgeResult, RunState } from '../backends/backend.js';
 import { CancelledError, RetentionError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { assertSafeCutoff } from './cutoff.js';
-import { addCounts, zeroCounts, type KindCounts } from './records.js';
+import { addCounts, PartialCountsError, zeroCounts, type KindCounts } from './records.js';
 import type { SweepReport } from './report.js';
 import { confirmBatch, decideBatch, isCandidate, type Selection } from './selection.js';
 import type { TerminalStatus } from './statuses.js';
@@ -64,6 +64,7 @@ export async function sweep(backend: Backend, options: SweepOptions): Promise<Sw
       elapsedMs: options.now().getTime() - startedAt.getTime(),
     });
 
+  const skippedUnsafe = (): number => backend.skippedUnsafe?.() ?? 0;
   const report = (outcome: SweepReport['outcome'], error?: RetentionError): SweepReport => {
     const finishedAt = options.now();
     return {
@@ -77,6 +78,8 @@ export async function sweep(backend: Backend, options: SweepOptions): Promise<Sw
       schemaVersion: state.schemaVersion,
       deleted,
       keptForChildren: state.keptForChildren,
+      // Only when there were any: a result without the field parses with every controller release.
+      ...(skippedUnsafe() > 0 ? { skippedUnsafe: skippedUnsafe() } : {}),
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       durationMs: Math.max(0, finishedAt.getTime() - startedAt.getTime()),
@@ -94,7 +97,7 @@ export async function sweep(backend: Backend, options: SweepOptions): Promise<Sw
       progress('done');
       return report('succeeded');
     }
-    const lock = await backend.acquireSweepLock(options.lockWaitMs);
+    const lock = await backend.acquireSweepLock(options.lockWaitMs, { dryRun: options.dryRun });
     try {
       await purgeCandidates(backend, options, deleted, state, progress);
       if (options.housekeeping) {
@@ -178,7 +181,15 @@ async function purgeCandidates(
           selection,
         ),
     };
-    const result = await backend.purgeRuns(batch, { dryRun: options.dryRun });
+    let result: PurgeResult;
+    try {
+      result = await backend.purgeRuns(batch, { dryRun: options.dryRun });
+    } catch (err) {
+      if (!(err instanceof PartialCountsError)) throw err;
+      // What the batch deleted before it failed stays deleted: count it, then fail.
+      addCounts(deleted, err.counts);
+      throw err.cause;
+    }
     options.logger.debug('batch', { runs: batch.runs.length, purged: result.purgedRunIds.length });
     for (const id of result.purgedRunIds) handled.add(id);
     addCounts(deleted, result.counts);

@@ -152,7 +152,8 @@ export function readFinishedRun(job: Job, allPods: readonly Pod[], nowMs: number
   if (end.kind === 'Complete') {
     if (finalReport?.outcome === 'succeeded') {
       const verb = finalReport.dryRun ? 'Dry run: would delete' : 'Deleted';
-      return { kind: 'finished', run: { ...base, outcome: 'Succeeded', reason: 'RunSucceeded', message: `${verb} ${describeCounts(deleted ?? finalReport.deleted)} (cutoff ${finalReport.cutoff}).` } };
+      const unsafe = (finalReport.skippedUnsafe ?? 0) > 0 ? ` Skipped ${finalReport.skippedUnsafe} unsafe run id(s) read from the store; the run's log names them.` : '';
+      return { kind: 'finished', run: { ...base, outcome: 'Succeeded', reason: 'RunSucceeded', message: `${verb} ${describeCounts(deleted ?? finalReport.deleted)} (cutoff ${finalReport.cutoff}).${unsafe}` } };
     }
     const problem = last && !last.result.ok ? last.result.problem : 'no attempt left a successful result';
     return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'InvalidResult', message: `The run's Job completed but its result cannot be trusted: ${problem}. Check that the run image matches the operator's version.` } };

@@ -1,7 +1,6 @@
 // The `file` backend: pyworkflow's FileStorageBackend directory (runs/, events/, hooks/, ... and .locks/),
 // purged in cooperation with live pyworkflow processes through the same flock(2) lock files they take.
 
-import { join } from 'node:path';
 import { SweepLockedError } from '../../errors.js';
 import type {
   Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
@@ -9,6 +8,7 @@ import type {
 import { acquire, FlockTimeoutError } from '../flock.js';
 import { removeStaleTempFiles } from './atomic-write.js';
 import type { FileConfig } from './config.js';
+import { UnsafeIds, unusable } from './containment.js';
 import { housekeepFiles } from './housekeeping.js';
 import { detectFileLayout, FilePaths, type FileLayout } from './layout.js';
 import { Locker } from './locker.js';
@@ -28,7 +28,10 @@ export class FileBackend implements Backend {
   readonly type = 'file';
   readonly target: string;
   private readonly paths: FilePaths;
-  private readonly locker: Locker;
+  private readonly lockTimeoutMs: number;
+  /** Set by acquireSweepLock: a dry run writes nothing, not even a lock file. */
+  private dryRun = false;
+  private unsafe: UnsafeIds;
   private layout: FileLayout | null = null;
   private snapshot: RunSnapshot | null = null;
   private index: RunDataIndex | null = null;
@@ -40,10 +43,22 @@ export class FileBackend implements Backend {
   ) {
     this.paths = new FilePaths(config.base_path);
     this.target = `file ${config.base_path}`;
-    this.locker = new Locker(this.paths, config.lock_timeout_ms ?? DEFAULT_LOCK_TIMEOUT_MS);
+    this.lockTimeoutMs = config.lock_timeout_ms ?? DEFAULT_LOCK_TIMEOUT_MS;
+    this.unsafe = new UnsafeIds(deps.logger);
   }
 
-  async open(): Promise<void> {}
+  /** A sweep starts afresh: its own count of unsafe ids. */
+  async open(): Promise<void> {
+    this.unsafe = new UnsafeIds(this.deps.logger);
+  }
+
+  skippedUnsafe(): number {
+    return this.unsafe.count;
+  }
+
+  private get locker(): Locker {
+    return new Locker(this.paths, this.lockTimeoutMs, this.dryRun);
+  }
 
   /** Drops what one sweep cached: a backend reused for another sweep scans afresh. */
   async close(): Promise<void> {
@@ -57,14 +72,17 @@ export class FileBackend implements Backend {
     return this.layout;
   }
 
-  async acquireSweepLock(waitMs: number): Promise<SweepLock> {
+  async acquireSweepLock(waitMs: number, options: { dryRun: boolean } = { dryRun: false }): Promise<SweepLock> {
+    this.dryRun = options.dryRun;
     let lock;
     try {
-      lock = await acquire(this.paths.lock(SWEEP_LOCK), { timeoutMs: waitMs });
+      // A dry run waits for a running sweep too, but opens the lock file read-only and creates none.
+      lock = await acquire(this.paths.lock(SWEEP_LOCK), { timeoutMs: waitMs, readOnly: options.dryRun });
     } catch (err) {
       if (err instanceof FlockTimeoutError) throw new SweepLockedError(this.target, err.waitedMs);
-      throw err;
+      throw unusable(this.paths.lock(SWEEP_LOCK), err, 'lock file');
     }
+    if (options.dryRun) return { release: async () => lock.release() };
     // Only a sweep writes temp files, and only while holding this lock: any found now are a killed sweep's.
     const stale = removeStaleTempFiles(this.paths.base) + removeStaleTempFiles(this.paths.signals);
     if (stale > 0) this.deps.logger.info('removed temp files of an interrupted sweep', { files: stale });
@@ -96,7 +114,7 @@ export class FileBackend implements Backend {
 
   async housekeep(request: HousekeepingRequest): Promise<void> {
     const layout = this.layout ?? detectFileLayout(this.paths, this.target);
-    await housekeepFiles({ paths: this.paths, locker: this.locker, logger: this.deps.logger, streams: layout.streams }, request);
+    await housekeepFiles({ paths: this.paths, locker: this.locker, logger: this.deps.logger, streams: layout.streams, unsafe: this.unsafe }, request);
   }
 
   /** Per-run data without a run file (H24), from the same per-sweep listings as the run purge. */
@@ -107,20 +125,22 @@ export class FileBackend implements Backend {
   /** The listings of this sweep (runs, hooks, steps, checkpoints, lock files), made on first use. */
   private async purgeContext(): Promise<PurgeContext> {
     const snapshot = await this.runs();
-    this.index ??= RunDataIndex.load(this.paths, this.deps.logger);
+    this.index ??= RunDataIndex.load(this.paths, this.deps.logger, this.unsafe);
     this.tokenIndex ??= new TokenIndexFile(this.paths);
-    return { paths: this.paths, locker: this.locker, snapshot, index: this.index, tokenIndex: this.tokenIndex, logger: this.deps.logger };
+    return {
+      paths: this.paths, locker: this.locker, snapshot, index: this.index, tokenIndex: this.tokenIndex, unsafe: this.unsafe, logger: this.deps.logger,
+    };
   }
 
   private async runs(): Promise<RunSnapshot> {
-    this.snapshot ??= await RunSnapshot.load(this.paths, this.deps.logger, (id) => this.rereadLocked(id));
+    this.snapshot ??= await RunSnapshot.load(this.paths, this.deps.logger, this.unsafe, (id) => this.rereadLocked(id));
     return this.snapshot;
   }
 
   private async rereadLocked(runId: string): Promise<RunRead> {
-    const lock = await new Locker(this.paths, REREAD_WAIT_MS).take(runLock(runId));
+    const lock = await new Locker(this.paths, REREAD_WAIT_MS, this.dryRun).take(runLock(runId));
     try {
-      return readRunFile(join(this.paths.runs, `${runId}.json`), runId);
+      return readRunFile(this.paths.runFile(runId), runId);
     } finally {
       lock?.release();
     }

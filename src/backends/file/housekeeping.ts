@@ -12,6 +12,7 @@ import type { HousekeepingRequest } from '../backend.js';
 import { parsePythonTimestamp } from '../python-time.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { jsonFiles, readJsonObject, type JsonRead } from './json-files.js';
+import type { UnsafeIds } from './containment.js';
 import type { FilePaths } from './layout.js';
 import type { Locker } from './locker.js';
 import { scheduleLock, signalsLock, subscriptionLock } from './locks.js';
@@ -25,6 +26,7 @@ export interface HousekeepingContext {
   logger: Logger;
   /** v0.2.4+ layout: streams, signals, subscriptions, acknowledgments exist. */
   streams: boolean;
+  unsafe: UnsafeIds;
 }
 
 export async function housekeepFiles(ctx: HousekeepingContext, request: HousekeepingRequest): Promise<void> {
@@ -139,22 +141,26 @@ function selectSignals(signals: readonly unknown[], cutoff: Date): { keep: boole
 /** Old acknowledgments whose signal is gone. pyworkflow writes these files without a lock. */
 async function pruneAcknowledgments(ctx: HousekeepingContext, request: HousekeepingRequest, remainingSignals: ReadonlySet<string>): Promise<void> {
   let pending = 0;
-  for (const name of jsonFiles(ctx.paths.acknowledgments)) {
-    const path = join(ctx.paths.acknowledgments, name);
-    const read = readJsonObject(path);
-    if (read.kind !== 'ok') continue;
-    const acknowledgedAt = parsePythonTimestamp(read.data.acknowledged_at);
-    const signalId = read.data.signal_id;
-    if (acknowledgedAt === null || typeof signalId !== 'string') continue;
-    if (!isPurgeableAcknowledgment({ signal_id: signalId, acknowledged_at: acknowledgedAt }, (id) => remainingSignals.has(id), request.cutoff)) continue;
-    if (removeFile(path, request.dryRun)) pending += 1;
-    if (pending >= request.batchSize) {
-      request.onBatch({ streamRecords: pending });
-      pending = 0;
-      stopIfAborted(request.signal);
+  try {
+    for (const name of jsonFiles(ctx.paths.acknowledgments)) {
+      const path = join(ctx.paths.acknowledgments, name);
+      const read = readJsonObject(path);
+      if (read.kind !== 'ok') continue;
+      const acknowledgedAt = parsePythonTimestamp(read.data.acknowledged_at);
+      const signalId = read.data.signal_id;
+      if (acknowledgedAt === null || typeof signalId !== 'string') continue;
+      if (!isPurgeableAcknowledgment({ signal_id: signalId, acknowledged_at: acknowledgedAt }, (id) => remainingSignals.has(id), request.cutoff)) continue;
+      if (removeFile(path, request.dryRun)) pending += 1;
+      if (pending >= request.batchSize) {
+        request.onBatch({ streamRecords: pending });
+        pending = 0;
+        stopIfAborted(request.signal);
+      }
     }
+  } finally {
+    // Also when a file failed midway: what was deleted is reported with the failure.
+    if (pending > 0) request.onBatch({ streamRecords: pending });
   }
-  if (pending > 0) request.onBatch({ streamRecords: pending });
 }
 
 /**
@@ -171,34 +177,39 @@ async function pruneRecords(
 ): Promise<void> {
   let pending = 0;
   const selected = (read: JsonRead, name: string): string | null => (read.kind === 'ok' ? lockFor(read.data, name) : null);
-  for (const name of jsonFiles(dir)) {
-    const path = join(dir, name);
-    const lockName = selected(readJsonObject(path), name);
-    if (lockName === null) continue;
-    if (request.dryRun) {
-      pending += 1;
-    } else {
-      const lock = await ctx.locker.take(lockName);
-      if (!lock) {
-        ctx.logger.warn('lock stayed taken; record kept for the next sweep', { file: path, lock: lockName });
-        continue;
-      }
-      try {
-        if (selected(readJsonObject(path), name) === lockName && removeFile(path, false)) {
-          pending += 1;
-          lock.removeAndRelease();
+  try {
+    for (const name of jsonFiles(dir)) {
+      const path = join(dir, name);
+      const lockName = selected(readJsonObject(path), name);
+      if (lockName === null) continue;
+      // Subscription lock names come from the file's content: one that is no plain name is never used.
+      if (!ctx.unsafe.check(lockName, `the lock name from ${path}`)) continue;
+      if (request.dryRun) {
+        pending += 1;
+      } else {
+        const lock = await ctx.locker.take(lockName);
+        if (!lock) {
+          ctx.logger.warn('lock stayed taken; record kept for the next sweep', { file: path, lock: lockName });
+          continue;
         }
-      } finally {
-        lock.release();
+        try {
+          if (selected(readJsonObject(path), name) === lockName && removeFile(path, false)) {
+            pending += 1;
+            lock.removeAndRelease();
+          }
+        } finally {
+          lock.release();
+        }
+      }
+      if (pending >= request.batchSize) {
+        request.onBatch({ [kind]: pending });
+        pending = 0;
+        stopIfAborted(request.signal);
       }
     }
-    if (pending >= request.batchSize) {
-      request.onBatch({ [kind]: pending });
-      pending = 0;
-      stopIfAborted(request.signal);
-    }
+  } finally {
+    if (pending > 0) request.onBatch({ [kind]: pending });
   }
-  if (pending > 0) request.onBatch({ [kind]: pending });
 }
 
 /** Between batches: a stop request ends the housekeeping with everything so far complete. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { RetentionError, UnknownSchemaError } from '../../errors.js';
 import type { StoreLayout } from '../backend.js';
 import { isOurTempFile } from './atomic-write.js';
+import { assertSegment } from './containment.js';
 
 export const TOKEN_INDEX_FILE = '_token_index.json';
 
@@ -40,17 +41,22 @@ export class FilePaths {
     this.tokenIndex = join(base, TOKEN_INDEX_FILE);
   }
 
+  // Every name is checked to be one segment: ids come from the store's contents (see containment.ts).
   runFile(runId: string): string {
-    return join(this.runs, `${runId}.json`);
+    return join(this.runs, assertSegment(`${runId}.json`, 'run file'));
   }
   cancelFile(runId: string): string {
-    return join(this.runs, `${runId}.cancel`);
+    return join(this.runs, assertSegment(`${runId}.cancel`, 'cancellation flag'));
   }
   eventsFile(runId: string): string {
-    return join(this.events, `${runId}.jsonl`);
+    return join(this.events, assertSegment(`${runId}.jsonl`, 'event log'));
   }
   lock(name: string): string {
-    return join(this.locks, name);
+    return join(this.locks, assertSegment(name, 'lock file'));
+  }
+  /** A file of one of the store's directories, by a name from its listing. */
+  in(dir: string, name: string): string {
+    return join(dir, assertSegment(name, 'file'));
   }
 }
 

@@ -1,9 +1,10 @@
 // The file store's orphan groups (pyworkflow-storage.md H24): per-run files of run ids that have no
 // `runs/{run_id}.json`, found in the sweep's directory listings, and dated record by record.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePythonTimestamp } from '../python-time.js';
+import { readStoreText, unreadable, type UnsafeIds } from './containment.js';
 import type { FilePaths } from './layout.js';
 import type { HookFile, RunDataIndex } from './run-data-index.js';
 import type { RunSnapshot } from './run-snapshot.js';
@@ -11,9 +12,12 @@ import type { RunSnapshot } from './run-snapshot.js';
 const EVENTS_SUFFIX = '.jsonl';
 
 /** Run ids that own per-run files or token entries but have no run file, sorted. */
-export function orphanRunIds(paths: FilePaths, snapshot: RunSnapshot, index: RunDataIndex, tokenOwners: ReadonlySet<string>): string[] {
+export function orphanRunIds(paths: FilePaths, snapshot: RunSnapshot, index: RunDataIndex, tokenOwners: ReadonlySet<string>, unsafe: UnsafeIds): string[] {
   const ids = new Set<string>();
-  for (const name of listDir(paths.events)) if (name.endsWith(EVENTS_SUFFIX)) ids.add(name.slice(0, -EVENTS_SUFFIX.length));
+  for (const name of listDir(paths.events)) {
+    if (name.endsWith(EVENTS_SUFFIX) && unsafe.check(name.slice(0, -EVENTS_SUFFIX.length), `the name of events/${name}`)) ids.add(name.slice(0, -EVENTS_SUFFIX.length));
+  }
+  // The index and token owners are checked where they are read; the snapshot checks runs/.
   for (const id of snapshot.cancelFlagIds()) ids.add(id);
   for (const id of index.runIds()) ids.add(id);
   for (const id of tokenOwners) ids.add(id);
@@ -46,7 +50,7 @@ export function readGroup(paths: FilePaths, runId: string, listed: { checkpoints
     if (ms > read.newestMs) read.newestMs = ms;
   };
 
-  const events = readText(paths.eventsFile(runId));
+  const events = readStoreText(paths.eventsFile(runId));
   if (events !== null) {
     read.eventsFile = true;
     for (const line of events.text.split('\n')) {
@@ -55,14 +59,16 @@ export function readGroup(paths: FilePaths, runId: string, listed: { checkpoints
       seen(lineTimestamp(line) ?? events.mtimeMs);
     }
   }
-  const flag = readText(paths.cancelFile(runId));
+  const flag = readStoreText(paths.cancelFile(runId));
   if (flag !== null) {
     read.cancelFlag = true;
     seen(parsePythonTimestamp(flag.text.trim())?.getTime() ?? flag.mtimeMs);
   }
   for (const key of listed.checkpoints) {
-    const st = statSync(join(paths.checkpoints, `${key}.json`), { throwIfNoEntry: false });
+    const path = join(paths.checkpoints, `${key}.json`);
+    const st = lstatSync(path, { throwIfNoEntry: false });
     if (st === undefined) continue;
+    if (st.isDirectory()) throw unreadable(path, Object.assign(new Error('a directory'), { code: 'EISDIR' }));
     read.checkpoints.push(key);
     seen(st.mtimeMs);
   }
@@ -97,7 +103,7 @@ function lineTimestamp(line: string): number | null {
 
 /** Newest of the named timestamps of a JSON record file, its mtime when it has none; null when the file is gone. */
 function newestOfRecord(path: string, fields: readonly string[]): number | null {
-  const file = readText(path);
+  const file = readStoreText(path);
   if (file === null) return null;
   let data: unknown = null;
   try {
@@ -112,15 +118,6 @@ function newestOfRecord(path: string, fields: readonly string[]): number | null 
   return stamps.length > 0 ? Math.max(...stamps) : file.mtimeMs;
 }
 
-function readText(path: string): { text: string; mtimeMs: number } | null {
-  try {
-    const mtimeMs = statSync(path).mtimeMs;
-    return { text: readFileSync(path, 'utf8'), mtimeMs };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
 
 function listDir(dir: string): string[] {
   try {

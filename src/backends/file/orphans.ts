@@ -11,6 +11,7 @@ import { CancelledError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { OrphanRequest } from '../backend.js';
 import type { FlockHandle } from '../flock.js';
+import type { UnsafeIds } from './containment.js';
 import type { FilePaths } from './layout.js';
 import type { Locker } from './locker.js';
 import { cancelLock, checkpointLock, eventsLock, hookLock, runLock, TOKEN_INDEX_LOCK } from './locks.js';
@@ -26,6 +27,7 @@ export interface OrphanContext {
   snapshot: RunSnapshot;
   index: RunDataIndex;
   tokenIndex: TokenIndexFile;
+  unsafe: UnsafeIds;
   logger: Logger;
 }
 
@@ -37,23 +39,28 @@ const CONCURRENCY = 16;
 export async function sweepFileOrphans(ctx: OrphanContext, request: OrphanRequest): Promise<void> {
   // Runs created since the sweep listed runs/ are no orphans: a second listing reads only the new files.
   await ctx.snapshot.readNew();
-  const owners = ctx.tokenIndex.ownerRunIds();
+  const owners = ctx.tokenIndex.ownerRunIds(ctx.unsafe);
   if (owners === null) ctx.logger.warn('_token_index.json cannot be parsed; orphan tokens are left in place');
-  const ids = orphanRunIds(ctx.paths, ctx.snapshot, ctx.index, owners ?? new Set());
+  const ids = orphanRunIds(ctx.paths, ctx.snapshot, ctx.index, owners ?? new Set(), ctx.unsafe);
   const cutoffMs = request.orphanCutoff.getTime();
   for (let from = 0; from < ids.length; from += request.batchSize) {
     if (request.signal.aborted) throw new CancelledError('stop requested during the orphan sweep');
-    request.onBatch(await orphanBatch(ctx, ids.slice(from, from + request.batchSize), cutoffMs, request.dryRun));
+    const counts: Counts = { events: 0, steps: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0 };
+    try {
+      await orphanBatch(ctx, ids.slice(from, from + request.batchSize), cutoffMs, request.dryRun, counts);
+    } finally {
+      // Also when the batch failed: what it deleted is reported with the failure.
+      request.onBatch(counts);
+    }
   }
 }
 
-async function orphanBatch(ctx: OrphanContext, ids: readonly string[], cutoffMs: number, dryRun: boolean): Promise<Counts> {
-  const counts: Counts = { events: 0, steps: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0 };
+async function orphanBatch(ctx: OrphanContext, ids: readonly string[], cutoffMs: number, dryRun: boolean, counts: Counts): Promise<void> {
   // A first look without any lock: a live stream step's group is young and is left alone right here.
   const old = ids.map((id) => readGroup(ctx.paths, id, ctx.index.of(id))).filter((g) => g.newestMs < cutoffMs);
   if (dryRun) {
     for (const g of old) addGroup(counts, g, g.hooks.length);
-    return counts;
+    return;
   }
   const runLocks = new Map<string, FlockHandle>();
   const ownFilesGone: GroupRead[] = [];
@@ -80,7 +87,6 @@ async function orphanBatch(ctx: OrphanContext, ids: readonly string[], cutoffMs:
       if (clean.has(id)) ctx.index.forget(id);
     }
     runLocks.clear();
-    return counts;
   } finally {
     for (const lock of runLocks.values()) lock.release();
   }

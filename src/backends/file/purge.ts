@@ -3,12 +3,13 @@
 // once per batch, and the run files last, children before parents. Killed at any instant, every run
 // whose run file is still there is found again by the next sweep, which finishes it.
 
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KindCounts } from '../../engine/records.js';
+import { PartialCountsError, type KindCounts } from '../../engine/records.js';
 import type { Logger } from '../../log.js';
 import type { PurgeBatch, PurgeResult, RunState } from '../backend.js';
 import type { FlockHandle } from '../flock.js';
+import { unreadable, type UnsafeIds } from './containment.js';
 import type { FilePaths } from './layout.js';
 import type { Locker } from './locker.js';
 import { cancelLock, checkpointLock, eventsLock, hookLock, runLock, TOKEN_INDEX_LOCK } from './locks.js';
@@ -24,6 +25,7 @@ export interface PurgeContext {
   snapshot: RunSnapshot;
   index: RunDataIndex;
   tokenIndex: TokenIndexFile;
+  unsafe: UnsafeIds;
   logger: Logger;
 }
 
@@ -34,6 +36,15 @@ const CONCURRENCY = 16;
 
 export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
   const counts: Counts = { runs: 0, events: 0, steps: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0 };
+  try {
+    return await purgeLocked(ctx, batch, dryRun, counts);
+  } catch (err) {
+    // Whatever the batch deleted before it failed is reported with the failure.
+    throw new PartialCountsError(counts, err);
+  }
+}
+
+async function purgeLocked(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean, counts: Counts): Promise<PurgeResult> {
   const runLocks = new Map<string, FlockHandle>();
   try {
     const current = await lockAndReread(ctx, batch.runs, runLocks);
@@ -118,55 +129,53 @@ async function outsideChildren(ctx: PurgeContext, runs: readonly RunState[]): Pr
 }
 
 /**
- * Checkpoints, steps, the event log and the cancellation flag of one run, each under the lock
- * pyworkflow's writers take for it. False when a lock could not be had (the run is left for later).
+ * Checkpoints, steps, the event log and the cancellation flag of one run, under the locks pyworkflow's
+ * writers take for them. Every lock is taken and every file read before the first delete: a lock file
+ * or a file that cannot be used fails the sweep (naming it) with nothing of this run deleted. False
+ * when a lock could not be had (the run is left for later).
  */
 async function purgeOwnFiles(ctx: PurgeContext, run: RunState, counts: Counts, dryRun: boolean): Promise<boolean> {
   const { paths } = ctx;
   const { runId } = run;
   const files = ctx.index.of(runId);
-  for (const key of files.checkpoints) {
-    const removed = await underLock(ctx, checkpointLock(key), dryRun, () => removeFileAsync(join(paths.checkpoints, `${key}.json`), dryRun));
-    if (removed === null) return false;
-    if (removed) counts.checkpoints += 1;
-  }
-  for (const name of files.steps) {
-    if (await removeFileAsync(join(paths.steps, name), dryRun)) counts.steps += 1; // pyworkflow takes no lock for steps
-  }
-  const eventsFile = paths.eventsFile(runId);
-  const events = await underLock(ctx, eventsLock(runId), dryRun, async () => {
-    const lines = countEventLines(eventsFile);
-    return (await removeFileAsync(eventsFile, dryRun)) ? lines : 0;
-  });
-  if (events === null) return false;
-  counts.events += events;
   const cancelFile = paths.cancelFile(runId);
   // From the directory listings rather than two stats per run. A flag set after the last listing
   // can only come from cancel_workflow, which refuses finished runs but not `interrupted` ones.
   const flagged = ctx.snapshot.hasCancelFlag(runId) || ctx.index.hasLockFile(cancelLock(runId)) || (run.status === 'interrupted' && existsSync(cancelFile));
-  if (flagged) {
-    const removed = await underLock(ctx, cancelLock(runId), dryRun, () => removeFileAsync(cancelFile, dryRun));
-    if (removed === null) return false;
-    if (removed) counts.cancellationFlags += 1;
+  // A dry run only reads, and takes no lock, so it creates no lock file either.
+  const lockNames = dryRun ? [] : [...files.checkpoints.map(checkpointLock), eventsLock(runId), ...(flagged ? [cancelLock(runId)] : [])];
+  const held: FlockHandle[] = [];
+  try {
+    for (const name of lockNames) {
+      const lock = await ctx.locker.take(name);
+      if (!lock) return false;
+      held.push(lock);
+    }
+    const checkpointFiles = files.checkpoints.map((key) => paths.in(paths.checkpoints, `${key}.json`));
+    const stepFiles = files.steps.map((name) => paths.in(paths.steps, name)); // pyworkflow takes no lock for steps
+    // Hook files go later, with the batch's tokens: checked now, so that one which cannot go fails the run before any of its files did.
+    const hookFiles = files.hooks.map((hook) => paths.in(paths.hooks, hook.name));
+    for (const path of [...checkpointFiles, ...stepFiles, ...hookFiles, ...(flagged ? [cancelFile] : [])]) assertRemovable(path);
+    const eventsFile = paths.eventsFile(runId);
+    const events = countEventLines(eventsFile);
+
+    for (const path of checkpointFiles) if (await removeFileAsync(path, dryRun)) counts.checkpoints += 1;
+    for (const path of stepFiles) if (await removeFileAsync(path, dryRun)) counts.steps += 1;
+    if (await removeFileAsync(eventsFile, dryRun)) counts.events += events;
+    if (flagged && (await removeFileAsync(cancelFile, dryRun))) counts.cancellationFlags += 1;
+    // The records these locks guarded are gone: unlinking while holding them is the one safe moment
+    // (see FlockHandle.removeAndRelease).
+    for (const lock of held.splice(0)) lock.removeAndRelease();
+    return true;
+  } finally {
+    for (const lock of held) lock.release();
   }
-  return true;
 }
 
-/**
- * Runs `work` holding lock `name`, then removes the lock file too: the record it guards is gone, and
- * unlinking while holding it is the one safe moment (see FlockHandle.removeAndRelease). null when the
- * lock could not be taken. A dry run only reads, and takes no lock, so it creates no lock file either.
- */
-async function underLock<T>(ctx: PurgeContext, name: string, dryRun: boolean, work: () => Promise<T>): Promise<T | null> {
-  if (dryRun) return work();
-  const lock = await ctx.locker.take(name);
-  if (!lock) return null;
-  try {
-    const result = await work();
-    lock.removeAndRelease();
-    return result;
-  } finally {
-    lock.release();
+/** Throws (naming it) when `path` is something unlink cannot remove as a file: a directory. */
+function assertRemovable(path: string): void {
+  if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw unreadable(path, Object.assign(new Error('a directory'), { code: 'EISDIR' }));
   }
 }
 

@@ -1,12 +1,13 @@
 // Deleting one file and knowing whether we did: a file someone else removed first (ENOENT) is not ours
 // to count, so per-kind counts stay exact when two processes race.
 
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
+import { readStoreFile } from './containment.js';
 
 /** Unlinks `path` (or, in a dry run, checks it is there); true when it existed. */
 export function removeFile(path: string, dryRun: boolean): boolean {
-  if (dryRun) return existsSync(path);
+  if (dryRun) return exists(path);
   try {
     unlinkSync(path);
     return true;
@@ -22,7 +23,7 @@ export function removeFile(path: string, dryRun: boolean): boolean {
  * another), which is most of a purge's time.
  */
 export async function removeFileAsync(path: string, dryRun: boolean): Promise<boolean> {
-  if (dryRun) return existsSync(path);
+  if (dryRun) return exists(path);
   try {
     await unlink(path);
     return true;
@@ -32,24 +33,37 @@ export async function removeFileAsync(path: string, dryRun: boolean): Promise<bo
   }
 }
 
-/** Runs `task` over `items`, at most `limit` at a time. */
+/** Whether unlink would find an entry: lstat, as unlink removes a symbolic link itself, never its target. */
+function exists(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
+/**
+ * Runs `task` over `items`, at most `limit` at a time. After a task fails no new one starts, the ones
+ * under way finish (so whatever they deleted is counted before the caller reports), and then the
+ * first error is thrown.
+ */
 export async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  const errors: unknown[] = [];
   const worker = async (): Promise<void> => {
-    while (next < items.length) await task(items[next++]!);
+    while (errors.length === 0 && next < items.length) {
+      try {
+        await task(items[next++]!);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
 }
 
 /** Events in an event log: its non-blank lines, as pyworkflow counts them for the next sequence. 0 when absent. */
 export function countEventLines(path: string): number {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path); // counted on the bytes: decoding every log to text would cost more than the count
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
+  // Counted on the bytes: decoding every log to text would cost more than the count.
+  const bytes = readStoreFile(path)?.bytes;
+  if (bytes === undefined) return 0;
   let lines = 0;
   let blank = true;
   for (const b of bytes) {

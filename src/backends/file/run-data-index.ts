@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
+import type { UnsafeIds } from './containment.js';
 import { jsonFiles, readJsonObject } from './json-files.js';
 import type { FilePaths } from './layout.js';
 
@@ -33,13 +34,15 @@ export class RunDataIndex {
 
   private constructor() {}
 
-  static load(paths: FilePaths, logger: Logger): RunDataIndex {
+  /** Files whose owner is an unsafe run id (see containment.ts) are left out, and so never touched. */
+  static load(paths: FilePaths, logger: Logger, unsafe: UnsafeIds): RunDataIndex {
     const index = new RunDataIndex();
     for (const name of jsonFiles(paths.hooks)) {
       const stem = name.slice(0, -'.json'.length);
       const sep = stem.indexOf(HOOK_SEPARATOR);
       if (sep > 0) {
         // `{run_id}__{hook_id}.json` (v0.1.14+): the name says whose it is.
+        if (!unsafe.check(stem.slice(0, sep), `the name of hooks/${name}`)) continue;
         index.entry(stem.slice(0, sep)).hooks.push({ name, hookId: stem.slice(sep + HOOK_SEPARATOR.length), legacyToken: null });
         continue;
       }
@@ -50,6 +53,7 @@ export class RunDataIndex {
         logger.warn('legacy hook file without a readable run_id; left in place', { file: `hooks/${name}` });
         continue;
       }
+      if (!unsafe.check(read.data.run_id, `the run_id of hooks/${name}`)) continue;
       const token = read.data.token;
       index.entry(read.data.run_id).hooks.push({ name, hookId: stem, legacyToken: typeof token === 'string' ? token : null });
     }
@@ -61,13 +65,14 @@ export class RunDataIndex {
         logger.warn('step file without a readable run_id; left in place', { file: `steps/${name}` });
         continue;
       }
+      if (!unsafe.check(read.data.run_id, `the run_id of steps/${name}`)) continue;
       index.entry(read.data.run_id).steps.push(name);
     }
     for (const name of jsonFiles(paths.checkpoints)) {
       const key = name.slice(0, -'.json'.length);
       const colon = key.indexOf(':');
       // Only `{run_id}:{step_id}` belongs to a run; stream-step checkpoints (`stream_step_...`) do not (H9).
-      if (colon > 0) index.entry(key.slice(0, colon)).checkpoints.push(key);
+      if (colon > 0 && unsafe.check(key.slice(0, colon), `the name of checkpoints/${name}`)) index.entry(key.slice(0, colon)).checkpoints.push(key);
     }
     index.lockFiles = new Set(readdirSync(paths.locks));
     return index;

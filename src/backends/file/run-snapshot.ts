@@ -3,9 +3,11 @@
 // it instead of a directory rescan per batch. purgeRuns re-reads what it deletes under the run locks.
 
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Logger } from '../../log.js';
 import type { CandidateQuery, RunState } from '../backend.js';
+import type { UnsafeIds } from './containment.js';
 import type { FilePaths } from './layout.js';
 import { readRunFile, runIdOfFile, type RunRead } from './run-file.js';
 
@@ -23,12 +25,19 @@ export class RunSnapshot {
   private readonly seen = new Set<string>();
   /** Runs with a `runs/{run_id}.cancel` in the last listing. */
   private readonly cancelFlags = new Set<string>();
+  /**
+   * Unreadable run files whose parent link cannot be read either: any run could be their parent, so
+   * children() reports each of them as a (kept) child of every run asked about.
+   */
+  private readonly unknownParent = new Set<string>();
+  private warnedUnknownParent = false;
   private listedAt = 0;
   private listingMs = 0;
 
   private constructor(
     private readonly paths: FilePaths,
     private readonly logger: Logger,
+    private readonly unsafe: UnsafeIds,
     private readonly rereadLocked: (runId: string) => Promise<RunRead>,
   ) {}
 
@@ -36,8 +45,8 @@ export class RunSnapshot {
    * Scans `runs/`. `rereadLocked` reads one run again under its lock: an unreadable file is most
    * likely one pyworkflow is rewriting at this instant, so it gets a second, locked look.
    */
-  static async load(paths: FilePaths, logger: Logger, rereadLocked: (runId: string) => Promise<RunRead>): Promise<RunSnapshot> {
-    const snapshot = new RunSnapshot(paths, logger, rereadLocked);
+  static async load(paths: FilePaths, logger: Logger, unsafe: UnsafeIds, rereadLocked: (runId: string) => Promise<RunRead>): Promise<RunSnapshot> {
+    const snapshot = new RunSnapshot(paths, logger, unsafe, rereadLocked);
     await snapshot.readNew();
     return snapshot;
   }
@@ -64,18 +73,25 @@ export class RunSnapshot {
     const added: RunState[] = [];
     let sinceYield = 0;
     for (const name of names) {
-      if (name.endsWith(CANCEL_SUFFIX)) this.cancelFlags.add(name.slice(0, -CANCEL_SUFFIX.length));
+      if (name.endsWith(CANCEL_SUFFIX) && this.unsafe.check(name.slice(0, -CANCEL_SUFFIX.length), `the name of runs/${name}`)) {
+        this.cancelFlags.add(name.slice(0, -CANCEL_SUFFIX.length));
+      }
       const runId = runIdOfFile(name);
       if (runId === null || this.seen.has(runId)) continue;
       this.seen.add(runId);
-      let read = readRunFile(this.paths.runFile(runId), runId);
-      if (read.kind === 'invalid') read = await this.rereadLocked(runId);
+      // A run whose id cannot name its other files is never a candidate, but its parent link still
+      // counts: its parent is kept like the parent of any kept child.
+      const safe = this.unsafe.check(runId, `the name of runs/${name}`);
+      let read = readRunFile(join(this.paths.runs, name), runId);
+      if (read.kind === 'invalid' && safe) read = await this.rereadLocked(runId);
       if (read.kind === 'missing') continue;
       if (read.kind === 'invalid') {
         this.logger.warn('run file cannot be read; it is never purged', { file: `runs/${name}`, reason: read.reason });
+        if (!read.parentKnown) this.unknownParent.add(runId);
       }
-      this.put(read.run);
-      added.push(read.run);
+      const run = safe ? read.run : { ...read.run, updatedAt: null };
+      this.put(run);
+      added.push(run);
       if (++sinceYield >= READS_PER_TURN) {
         sinceYield = 0;
         await yieldToLoop();
@@ -129,7 +145,16 @@ export class RunSnapshot {
 
   children(parentRunIds: readonly string[]): RunState[] {
     const out: RunState[] = [];
+    if (this.unknownParent.size > 0 && parentRunIds.length > 0 && !this.warnedUnknownParent) {
+      this.warnedUnknownParent = true;
+      this.logger.warn('old runs kept: a run file that cannot be read may be the child of any of them; repair or remove it to let them go', {
+        files: [...this.unknownParent].slice(0, 20).map((id) => `runs/${id}.json`),
+      });
+    }
     for (const parent of parentRunIds) {
+      for (const id of this.unknownParent) {
+        if (id !== parent && this.runs.has(id)) out.push({ runId: id, status: '', updatedAt: null, parentRunId: parent });
+      }
       for (const id of this.childrenOf.get(parent) ?? []) {
         const child = this.runs.get(id);
         if (child) out.push(child);

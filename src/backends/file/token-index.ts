@@ -1,10 +1,10 @@
 // `_token_index.json` (token → "run_id:hook_id"; legacy stores: token → hook_id): removing the tokens of
 // purged runs (H3). Callers hold `token_index.lock`, which every pyworkflow writer of the file takes.
 
-import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-write.js';
 import type { Logger } from '../../log.js';
-import type { FilePaths } from './layout.js';
+import { readStoreText, type UnsafeIds } from './containment.js';
+import { TOKEN_INDEX_FILE, type FilePaths } from './layout.js';
 import { joinObject, rawObjectMembers, type RawMember } from './raw-json.js';
 
 export type TokenRemoval =
@@ -24,16 +24,11 @@ export class TokenIndexFile {
   /**
    * Run ids that own entries (the text before `:` of a token or its value), read without the lock:
    * which ids have tokens at all, for the orphan sweep; it removes them under the lock. null when the
-   * file cannot be parsed.
+   * file cannot be parsed. Unsafe owners (see containment.ts) are left out: their entries stay.
    */
-  ownerRunIds(): Set<string> | null {
-    let text: string;
-    try {
-      text = readFileSync(this.paths.tokenIndex, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
-      throw err;
-    }
+  ownerRunIds(unsafe: UnsafeIds): Set<string> | null {
+    const text = readStoreText(this.paths.tokenIndex)?.text;
+    if (text === undefined) return new Set();
     let members: RawMember[];
     try {
       members = text.trim() === '' ? [] : rawObjectMembers(text);
@@ -44,7 +39,7 @@ export class TokenIndexFile {
     for (const m of members) {
       for (const s of [m.key, m.value]) {
         const colon = typeof s === 'string' ? s.indexOf(':') : -1;
-        if (colon > 0) owners.add((s as string).slice(0, colon));
+        if (colon > 0 && unsafe.check((s as string).slice(0, colon), TOKEN_INDEX_FILE)) owners.add((s as string).slice(0, colon));
       }
     }
     return owners;
@@ -66,13 +61,8 @@ export class TokenIndexFile {
    * shape (json.dumps indent 2) with every other entry exactly as written.
    */
   removeRunTokens(runIds: ReadonlySet<string>, tokens: ReadonlySet<string>): TokenRemoval {
-    let text: string;
-    try {
-      text = readFileSync(this.paths.tokenIndex, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'done', removed: 0, ownerWarning: null };
-      throw err;
-    }
+    const text = readStoreText(this.paths.tokenIndex)?.text;
+    if (text === undefined) return { kind: 'done', removed: 0, ownerWarning: null };
     let members: RawMember[];
     if (this.cached?.text === text) {
       members = this.cached.members;

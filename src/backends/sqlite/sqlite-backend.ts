@@ -67,8 +67,8 @@ export class SqliteBackend implements Backend {
     return this.layout;
   }
 
-  async acquireSweepLock(waitMs: number): Promise<SweepLock> {
-    return acquireSqliteSweepLock(this.config.base_path, waitMs, this.target);
+  async acquireSweepLock(waitMs: number, options: { dryRun: boolean } = { dryRun: false }): Promise<SweepLock> {
+    return acquireSqliteSweepLock(this.config.base_path, waitMs, this.target, options.dryRun);
   }
 
   async countCandidates(query: CandidateQuery): Promise<number> {

@@ -45,9 +45,21 @@ describe('parseRunResult', () => {
     expect(parseRunResult(JSON.stringify({ ...report(), deleted: { ...zeroCounts(), runs: -1 } })).ok).toBe(false);
     expect(parseRunResult(JSON.stringify({ ...report(), extra: 1 })).ok).toBe(false);
   });
+
+  it('accepts results with and without skippedUnsafe (older releases never write it; a sweep writes it only when > 0)', () => {
+    expect(parseRunResult(JSON.stringify(report())).ok).toBe(true);
+    expect(parseRunResult(JSON.stringify({ ...report(), skippedUnsafe: 3 })).ok).toBe(true);
+    expect(parseRunResult(JSON.stringify({ ...report(), skippedUnsafe: -1 })).ok).toBe(false);
+    expect(parseRunResult(JSON.stringify({ ...report(), skippedUnsafe: 'x' })).ok).toBe(false);
+  });
 });
 
 describe('readFinishedRun', () => {
+  it('says in the message how many unsafe run ids the run skipped', () => {
+    const r = readFinishedRun(job(complete()), [pod('a', 0, report({ skippedUnsafe: 2 }, { runs: 1 }))], NOW);
+    expect(r?.kind === 'finished' ? r.run.message : '').toMatch(/Skipped 2 unsafe run id\(s\)/);
+  });
+
   it('undefined while the Job runs', () => {
     expect(readFinishedRun(job({ startTime: 'x' }), [pod('a', undefined)], NOW)).toBeUndefined();
   });

@@ -87,4 +87,20 @@ describe('flock in one process', () => {
     await expect(waiting).rejects.toThrow('stop');
     held.release();
   });
+
+  it('read-only (a dry run): creates no lock file, still excludes and waits for other holders, never unlinks', async () => {
+    const missing = join(dir, 'missing.lock');
+    const nothing = tryAcquire(missing, { readOnly: true })!;
+    expect(readdirSync(dir)).toEqual([]);
+    nothing.removeAndRelease();
+
+    const path = join(dir, 'f.lock');
+    const other = await holdElsewhere(path);
+    expect(tryAcquire(path, { readOnly: true })).toBeNull();
+    other.release();
+    const got = await acquire(path, { timeoutMs: 5_000, readOnly: true });
+    expect(tryAcquire(path)).toBeNull(); // a read-only holder excludes writers too
+    got.removeAndRelease();
+    expect(readdirSync(dir)).toEqual(['f.lock']);
+  });
 });
