@@ -191,9 +191,19 @@ ensure_image() {
 
 # ------------------------------------------------------------------------------------ containerd
 
+# install_file FILE < CONTENT: (re)writes FILE (mode 600) when its content differs; true when it did,
+# so that `up` restarts a daemon whose configuration changed and leaves it running otherwise.
+CTRD_CHANGED=0; KUBELET_CHANGED=0; SCHED_CHANGED=0
+install_file() {
+  local tmp="$1.new"
+  ( umask 077; cat > "$tmp" )
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 1; fi
+  mv "$tmp" "$1"
+}
+
 write_containerd_config() {
   mkdir -p "$CTRD_DIR/root" "$CTRD_DIR/state" "$CTRD_DIR/opt" "$CNI_CONF_DIR" "$CNI_DATA_DIR"
-  cat > "$CTRD_CONFIG" <<EOF
+  install_file "$CTRD_CONFIG" <<EOF && CTRD_CHANGED=1 || true
 version = 2
 root = "$CTRD_DIR/root"
 state = "$CTRD_DIR/state"
@@ -265,6 +275,10 @@ containerd_ready() { ctr -a "$SOCK" version >/dev/null 2>&1; }
 
 start_containerd() {
   write_containerd_config
+  if running "$CTRD_PID" "$CTRD_CONFIG" && (( CTRD_CHANGED )); then
+    log "containerd's configuration changed: restarting it (running containers keep running)"
+    stop_daemon "$CTRD_PID"
+  fi
   if running "$CTRD_PID" "$CTRD_CONFIG"; then
     containerd_ready && return 0
     wait_for containerd 30 containerd_ready || fail_start "containerd (pid $(cat "$CTRD_PID")) runs but does not answer on $SOCK" "$CTRD_LOG"
@@ -307,10 +321,10 @@ client_cert() {
   mv "$PKI/$name.crt.tmp" "$PKI/$name.crt"; rm -f "$PKI/$name.csr"
 }
 
-# write_kubeconfig FILE USER CERT
+# write_kubeconfig FILE USER CERT: true when the file changed.
 write_kubeconfig() {
   local file="$1" user="$2" cert="$3"
-  cat > "$file.tmp" <<EOF
+  install_file "$file" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -330,7 +344,6 @@ contexts:
     user: $user
 current-context: pywr-test
 EOF
-  chmod 600 "$file.tmp"; mv "$file.tmp" "$file"
 }
 
 write_node_config() {
@@ -338,9 +351,9 @@ write_node_config() {
   # The kubelet's own identity, so the Node authorizer and NodeRestriction apply as on a cluster.
   client_cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
   client_cert kube-scheduler "/CN=system:kube-scheduler"
-  write_kubeconfig "$KUBELET_KUBECONFIG" "system:node:$NODE_NAME" kubelet
-  write_kubeconfig "$SCHED_KUBECONFIG" system:kube-scheduler kube-scheduler
-  cat > "$KUBELET_CONFIG" <<EOF
+  write_kubeconfig "$KUBELET_KUBECONFIG" "system:node:$NODE_NAME" kubelet && KUBELET_CHANGED=1 || true
+  write_kubeconfig "$SCHED_KUBECONFIG" system:kube-scheduler kube-scheduler && SCHED_CHANGED=1 || true
+  install_file "$KUBELET_CONFIG" <<EOF && KUBELET_CHANGED=1 || true
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # 127.0.0.1 only; callers need a client certificate of the cluster CA (no anonymous access).
@@ -375,7 +388,7 @@ resolvConf: /etc/resolv.conf
 rotateCertificates: false
 serializeImagePulls: false
 EOF
-  cat > "$SCHED_CONFIG" <<EOF
+  install_file "$SCHED_CONFIG" <<EOF && SCHED_CHANGED=1 || true
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection:
@@ -399,6 +412,10 @@ node_ready() {
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start_kubelet() {
+  if running "$KUBELET_PID" "$KUBELET_BIN" && (( KUBELET_CHANGED )); then
+    log "the kubelet's configuration changed: restarting it"
+    stop_daemon "$KUBELET_PID"
+  fi
   if running "$KUBELET_PID" "$KUBELET_BIN"; then
     kubelet_healthy && return 0
     wait_for kubelet 60 kubelet_healthy || fail_start "the kubelet (pid $(cat "$KUBELET_PID")) runs but is not healthy" "$KUBELET_LOG"
@@ -414,6 +431,10 @@ start_kubelet() {
 }
 
 start_scheduler() {
+  if running "$SCHED_PID" "$SCHED_BIN" && (( SCHED_CHANGED )); then
+    log "kube-scheduler's configuration changed: restarting it"
+    stop_daemon "$SCHED_PID"
+  fi
   if running "$SCHED_PID" "$SCHED_BIN"; then
     sched_healthy && return 0
     wait_for kube-scheduler 60 sched_healthy || fail_start "kube-scheduler (pid $(cat "$SCHED_PID")) runs but is not healthy" "$SCHED_LOG"

@@ -169,8 +169,14 @@ describe('real node', () => {
   it('the scheduler places an untolerating pod on neither the real node nor a test node: it stays Pending, Unschedulable', async () => {
     // A test node that runs none of this file's pods (its selector matches nothing here).
     testNode = await startTestNode({ kubeconfigPath: KUBECONFIG, namespace: RESTRICTED_NS, labelSelector: `nothing-${suffix}=1`, nodeName: TEST_NODE_NAME, workDir });
-    const fake = await core.readNode({ name: TEST_NODE_NAME });
-    expect(fake.spec?.taints?.map((t) => `${t.key}=${t.value ?? ''}:${t.effect}`)).toContain(`${TEST_NODE_TAINT_KEY}=true:NoSchedule`);
+    // Until the node lifecycle controller has seen the test node Ready, its not-ready taint alone would
+    // keep the pod away: wait until the test node's own taint is the only one.
+    const taints = await eventually('the test node to carry only its own taint', 60_000, async () => {
+      const fake = await core.readNode({ name: TEST_NODE_NAME });
+      const list = (fake.spec?.taints ?? []).map((t) => `${t.key}=${t.value ?? ''}:${t.effect}`);
+      return list.some((t) => t.startsWith('node.kubernetes.io/')) ? undefined : list;
+    });
+    expect(taints).toEqual([`${TEST_NODE_TAINT_KEY}=true:NoSchedule`]);
     await createPod(RESTRICTED_NS, {
       metadata: { name: 'untolerating' },
       spec: {
@@ -185,11 +191,14 @@ describe('real node', () => {
         }],
       },
     });
-    const condition = await eventually('the scheduler to report the pod Unschedulable', 60_000, async () => {
+    const seen = await eventually('the scheduler to bind the pod or report it Unschedulable', 60_000, async () => {
       const pod = await core.readNamespacedPod({ name: 'untolerating', namespace: RESTRICTED_NS });
-      expect(pod.spec?.nodeName ?? '').toBe('');
-      return pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+      if (pod.spec?.nodeName) return { boundTo: pod.spec.nodeName };
+      const condition = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+      return condition ? { condition } : undefined;
     });
+    expect(seen.boundTo).toBeUndefined();
+    const condition = seen.condition!;
     // Both taints turned the pod away (the message counts nodes per reason).
     expect(condition.message).toContain(`untolerated taint {${node.toleration.key}: ${node.toleration.value}}`);
     expect(condition.message).toContain(`untolerated taint {${TEST_NODE_TAINT_KEY}: true}`);
