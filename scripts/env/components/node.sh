@@ -193,7 +193,7 @@ ensure_image() {
 
 # install_file FILE < CONTENT: (re)writes FILE (mode 600) when its content differs; true when it did,
 # so that `up` restarts a daemon whose configuration changed and leaves it running otherwise.
-CTRD_CHANGED=0; KUBELET_CHANGED=0; SCHED_CHANGED=0
+CTRD_CHANGED=0; KUBELET_CHANGED=0; SCHED_CHANGED=0; KUBELET_STARTED_AT=
 install_file() {
   local tmp="$1.new"
   ( umask 077; cat > "$tmp" )
@@ -406,8 +406,15 @@ fail_start() { tail_log "$2"; die "$1"; }
 
 kubelet_healthy() { [[ "$(curl -sS -m 3 "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz" 2>/dev/null)" == ok ]]; }
 sched_healthy() { [[ "$(curl -ksS -m 3 "https://127.0.0.1:$SCHED_PORT/healthz" 2>/dev/null)" == ok ]]; }
+# node_ready [SINCE]: the Node is Ready and, when SINCE (epoch seconds) is given, the kubelet renewed
+# its Lease at or after SINCE: after a restart the Node still shows the previous kubelet's Ready until
+# the node lifecycle controller's grace period ends.
 node_ready() {
-  [[ "$(kubectl_admin get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+  [[ "$(kubectl_admin get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]] || return 1
+  [[ -n "${1:-}" ]] || return 0
+  local renewed
+  renewed="$(kubectl_admin -n kube-node-lease get lease "$NODE_NAME" -o 'jsonpath={.spec.renewTime}' 2>/dev/null)" || return 1
+  [[ -n "$renewed" ]] && (( $(date -d "$renewed" +%s) >= $1 ))
 }
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -424,6 +431,7 @@ start_kubelet() {
   for p in "$KUBELET_PORT" "$KUBELET_HEALTHZ_PORT"; do
     port_in_use "$p" && die "port 127.0.0.1:$p is used by another process (set PYWR_KUBELET_PORT / PYWR_KUBELET_HEALTHZ_PORT)"
   done
+  KUBELET_STARTED_AT="$(date +%s)"
   start_daemon kubelet "$KUBELET_PID" "$KUBELET_LOG" "$KUBELET_BIN" \
     --config="$KUBELET_CONFIG" --kubeconfig="$KUBELET_KUBECONFIG" --root-dir="$KUBELET_ROOT" \
     --hostname-override="$NODE_NAME" --node-labels="pyworkflow.io/real-node=true" --v="$LOG_V"
@@ -506,7 +514,7 @@ up_node() {
   write_node_config
   start_kubelet
   start_scheduler
-  wait_for "node $NODE_NAME Ready" 120 node_ready || fail_start "node $NODE_NAME did not become Ready within 120 s" "$KUBELET_LOG"
+  wait_for "node $NODE_NAME Ready" 120 node_ready "$KUBELET_STARTED_AT" || fail_start "node $NODE_NAME did not become Ready within 120 s" "$KUBELET_LOG"
   ensure_storage_class
   publish
   log "node $NODE_NAME up ($(kubectl_admin get node "$NODE_NAME" -o 'jsonpath={.status.nodeInfo.containerRuntimeVersion}'), image $IMAGE) in $(( SECONDS - t )) s"
