@@ -356,6 +356,8 @@ stop_apiserver() {
 restart_kcm() {
   stop_daemon "$KCM_PID"
   start_kcm
+  # The same holds for the real node's kube-scheduler (node.sh), when it runs.
+  if [[ -f "$PYWR_RUN/node/kube-scheduler.pid" ]]; then bash "$(dirname "$SELF")/node.sh" restart-scheduler; fi
 }
 
 case "${1:-}" in

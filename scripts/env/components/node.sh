@@ -26,6 +26,7 @@
 # every other component (the suites that need the node then fail on the missing PYWR_NODE_NAME).
 #
 # Usage: node.sh up|down|status
+#        node.sh restart-scheduler   (kube.sh restart-apiserver calls it, like its kube-controller-manager restart)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../kube-build.sh"
 
@@ -579,5 +580,7 @@ case "${1:-}" in
   up-strict) up_node ;;
   down) down_node ;;
   status) status_node ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  # After an API server restart (kube.sh restart-apiserver): see restart_kcm there.
+  restart-scheduler) stop_daemon "$SCHED_PID"; write_node_config; start_scheduler ;;
+  *) echo "usage: $0 up|down|status|restart-scheduler" >&2; exit 2 ;;
 esac
