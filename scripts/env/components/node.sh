@@ -183,9 +183,9 @@ ensure_image() {
     build_image "$IMAGE" "$archive" || die "building $IMAGE failed"
     log "built $IMAGE in $(( SECONDS - t )) s"
   fi
-  if ! ctr_ images ls -q | grep -qxF "$IMAGE"; then
+  if ! ctr_ images ls -q | grep -xF "$IMAGE" >/dev/null; then
     ctr_ images import "$archive" >/dev/null || die "ctr images import $archive failed"
-    ctr_ images ls -q | grep -qxF "$IMAGE" || die "$archive imported, but containerd has no image named $IMAGE"
+    ctr_ images ls -q | grep -xF "$IMAGE" >/dev/null || die "$archive imported, but containerd has no image named $IMAGE"
     log "imported $IMAGE into containerd"
   fi
 }
