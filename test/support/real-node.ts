@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiException, type CoreV1Api, type V1Toleration } from '@kubernetes/client-node';
+import { eventually } from './kubectl.js';
 import { requireEnv } from './test-env.js';
 
 export interface RealNode {
@@ -58,7 +59,8 @@ export interface LocalVolumeOptions {
 
 /**
  * Creates a `local` PersistentVolume on `hostPath` for the real node and a claim bound to it (the PV
- * names the claim and the claim names the PV, so they bind at once). Returns a function deleting both.
+ * names the claim and the claim names the PV, so they bind at once) and waits until they are bound.
+ * Returns a function deleting both.
  */
 export async function createLocalVolume(core: CoreV1Api, opts: LocalVolumeOptions): Promise<() => Promise<void>> {
   const node = realNode();
@@ -89,6 +91,12 @@ export async function createLocalVolume(core: CoreV1Api, opts: LocalVolumeOption
       metadata: { name: opts.claimName },
       spec: { storageClassName: node.storageClass, accessModes, volumeName: opts.pvName, resources: { requests: { storage: capacity } } },
     },
+  });
+  // The PV controller binds the pair asynchronously; a pod created before would wait for the
+  // scheduler's next retry.
+  await eventually(`claim ${opts.namespace}/${opts.claimName} bound to ${opts.pvName}`, 60_000, async () => {
+    const pvc = await core.readNamespacedPersistentVolumeClaim({ name: opts.claimName, namespace: opts.namespace });
+    return pvc.status?.phase === 'Bound' ? true : undefined;
   });
   return async () => {
     const ignoreMissing = (err: unknown): void => {

@@ -7,7 +7,9 @@
 #
 # - The Node (default `pywr-node`) registers with the taint pyworkflow.io/real-node=true:NoSchedule,
 #   so only pods that tolerate it run here; the faster suites keep test/support/test-node.ts, whose
-#   Node carries pyworkflow.io/test-node=true:NoSchedule so the scheduler never places real pods there.
+#   Node carries pyworkflow.io/test-node=true:NoSchedule. The scheduler also adds a node affinity for
+#   the label pyworkflow.io/real-node=true (this node's) to every pod: it never places a pod on a test
+#   node, whatever the pod tolerates.
 # - Pod networking: a bridge + host-local CNI network whose subnet exists only inside the pods'
 #   network namespaces (the bridge has no address on the host, no routes, no NAT). A pod that must
 #   reach a 127.0.0.1 test server (or the API server) uses hostNetwork.
@@ -398,6 +400,19 @@ clientConnection:
   burst: 100
 leaderElection:
   leaderElect: false
+# The scheduler serves the real node only: every pod it places gets this node affinity, so the test
+# nodes of test/support/test-node.ts (which bind their pods themselves) never receive a pod from it,
+# even those of a branch whose test node predates its taint.
+profiles:
+- schedulerName: default-scheduler
+  pluginConfig:
+  - name: NodeAffinity
+    args:
+      addedAffinity:
+        requiredDuringSchedulingIgnoredDuringExecution:
+          nodeSelectorTerms:
+          - matchExpressions:
+            - {key: $TAINT_KEY, operator: In, values: ["true"]}
 EOF
 }
 
@@ -435,7 +450,7 @@ start_kubelet() {
   KUBELET_STARTED_AT="$(date +%s)"
   start_daemon kubelet "$KUBELET_PID" "$KUBELET_LOG" "$KUBELET_BIN" \
     --config="$KUBELET_CONFIG" --kubeconfig="$KUBELET_KUBECONFIG" --root-dir="$KUBELET_ROOT" \
-    --hostname-override="$NODE_NAME" --node-labels="pyworkflow.io/real-node=true" --v="$LOG_V"
+    --hostname-override="$NODE_NAME" --node-labels="$TAINT_KEY=true" --v="$LOG_V"
   wait_for kubelet 90 kubelet_healthy || fail_start "the kubelet did not become healthy within 90 s" "$KUBELET_LOG"
 }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../support/kubectl.js';
 import { createLocalVolume, podLog, realNode } from '../../support/real-node.js';
@@ -140,22 +140,33 @@ describe('real node', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
+    const hostNetPod = (namespace: string): V1Pod => ({
+      metadata: { name: 'host-net', namespace },
+      spec: {
+        restartPolicy: 'Never',
+        hostNetwork: true,
+        tolerations: [node.toleration],
+        automountServiceAccountToken: false,
+        containers: [{
+          name: 'main',
+          image: node.image,
+          imagePullPolicy: 'Never',
+          command: ['sh', '-c', `echo ${token} | nc -w 10 127.0.0.1 ${port}`],
+        }],
+      },
+    });
     try {
-      await createPod(PRIVILEGED_NS, {
-        metadata: { name: 'host-net' },
-        spec: {
-          restartPolicy: 'Never',
-          hostNetwork: true,
-          tolerations: [node.toleration],
-          automountServiceAccountToken: false,
-          containers: [{
-            name: 'main',
-            image: node.image,
-            imagePullPolicy: 'Never',
-            command: ['sh', '-c', `echo ${token} | nc -w 10 127.0.0.1 ${port}`],
-          }],
+      // Pod Security admission is really enforced: the restricted namespace refuses host networking.
+      const refused = await core.createNamespacedPod({ namespace: RESTRICTED_NS, body: hostNetPod(RESTRICTED_NS) }).then(
+        () => undefined,
+        (err: unknown) => {
+          if (!(err instanceof ApiException)) return String(err);
+          const e = err as ApiException<unknown>;
+          return `${e.code} ${(JSON.parse(String(e.body)) as { message?: string }).message}`;
         },
-      });
+      );
+      expect(refused).toMatch(/^403 .*violates PodSecurity "restricted:latest": host namespaces \(hostNetwork=true\)/);
+      await createPod(PRIVILEGED_NS, hostNetPod(PRIVILEGED_NS));
       const pod = await waitForTerminal(PRIVILEGED_NS, 'host-net');
       expect(pod.status?.phase, describePod(pod)).toBe('Succeeded');
       expect(pod.spec?.nodeName).toBe(node.name);
@@ -206,5 +217,35 @@ describe('real node', () => {
     expect(pod.spec?.nodeName ?? '').toBe('');
     expect(pod.status?.phase).toBe('Pending');
     expect(testNode.errors()).toEqual([]);
+  });
+
+  it('a pod tolerating every taint goes to the real node, never to a test node (the scheduler adds the real node affinity)', async () => {
+    expect(testNode, 'the previous test starts a test node').toBeDefined();
+    const names = ['tolerates-all-1', 'tolerates-all-2', 'tolerates-all-3'];
+    for (const name of names) {
+      await createPod(RESTRICTED_NS, {
+        metadata: { name },
+        spec: {
+          restartPolicy: 'Never',
+          tolerations: [{ operator: 'Exists' }],
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{
+            name: 'main',
+            image: node.image,
+            imagePullPolicy: 'Never',
+            command: ['true'],
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          }],
+        },
+      });
+    }
+    for (const name of names) {
+      const pod = await eventually(`pod ${name} bound`, 60_000, async () => {
+        const p = await core.readNamespacedPod({ name, namespace: RESTRICTED_NS });
+        return p.spec?.nodeName ? p : undefined;
+      });
+      expect(pod.spec?.nodeName).toBe(node.name);
+    }
   });
 });
