@@ -66,10 +66,13 @@ apt_install() {
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   (( ${#missing[@]} == 0 )) && return 0
   log "apt-get install ${missing[*]}"
+  # The flock serialises our own components; the dpkg lock timeout waits for any other apt-get on the
+  # machine (e.g. another script installing buildah) instead of failing at once.
   ( flock 8
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null 2>&1 || apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    local lock=(-o DPkg::Lock::Timeout=600)
+    apt-get "${lock[@]}" update -qq >/dev/null 2>&1 || apt-get "${lock[@]}" update -qq
+    apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   ) 8>"$PYWR_CACHE/.apt.lock"
 }
 

@@ -4,7 +4,9 @@
 //
 // - registers a Node (default `test-node`) with a Ready condition and keeps it heartbeating, so that
 //   the node lifecycle and pod GC controllers treat the pods bound to it as alive;
-// - binds unscheduled matching pods to that Node (pods/binding, like the scheduler);
+// - binds unscheduled matching pods to that Node (pods/binding, like the scheduler); the Node carries
+//   the taint pyworkflow.io/test-node=true:NoSchedule so that the real scheduler of the environment
+//   never places other pods on it, and pods bound to another node are left alone;
 // - runs the pod's first container as a local child process: `command` + `args` with `$(VAR)`
 //   expansion, `env` (value, secretKeyRef, configMapKeyRef, fieldRef) and `envFrom` resolved from the
 //   API server, the image ignored (`commandMap`/`imageMap` map a container command or image to a
@@ -110,6 +112,9 @@ export interface TestNode {
   /** Kills the running processes (pods become Failed, like on a node shutdown) and stops polling. */
   stop(): Promise<void>;
 }
+
+/** Taint of the test node's Node (value `true`, effect NoSchedule): the scheduler never places pods there. */
+export const TEST_NODE_TAINT_KEY = 'pyworkflow.io/test-node';
 
 const DEFAULT_INHERIT = ['PATH', 'HOME', 'LANG', 'TMPDIR'];
 const MAX_MESSAGE_BYTES = 4096;
@@ -324,7 +329,9 @@ class TestNodeImpl implements TestNode {
               'pyworkflow.io/test-node': 'true',
             },
           },
-          spec: {},
+          // This node binds its pods itself; the taint keeps the real scheduler (scripts/env/components/
+          // node.sh) from placing other pods here, where nothing would run them.
+          spec: { taints: [{ key: TEST_NODE_TAINT_KEY, value: 'true', effect: 'NoSchedule' }] },
         },
       });
       this.note('registered node');

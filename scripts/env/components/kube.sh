@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane for the tests, on 127.0.0.1 only: etcd, kube-apiserver and
 # kube-controller-manager (every default controller: cronjob, job, garbage collector, namespace,
-# service accounts and their tokens, ttl-after-finished, ...). There is no kubelet, scheduler or
-# container runtime: test/support/test-node.ts plays the node for the pods a test cares about.
+# service accounts and their tokens, ttl-after-finished, ...). The kubelet, kube-scheduler and
+# container runtime of a real node come from node.sh; test/support/test-node.ts plays a node (as local
+# processes) for the pods of the faster suites.
 #
 # Binaries are built with `go build` from the upstream Go modules into
 # $PYWR_CACHE/{etcd,kube}/<version>/bin once per version; data, certificates, kubeconfigs and pids
@@ -15,13 +16,14 @@
 #        kube.sh stop-apiserver | start-apiserver   the two halves of restart-apiserver
 #        kube.sh reset                        down, then delete the cluster's data (etcd, certificates)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../kube-build.sh"
 
 # Every subcommand but `up` acts on the cluster as `up` configured it (ports, versions), whatever
 # PYWR_* variables the caller (a test restarting the API server, say) has or lacks.
 SETTINGS="$PYWR_RUN/kube/settings.env"
 if [[ "${1:-}" != up && -f "$SETTINGS" ]]; then source "$SETTINGS"; fi
 
-KUBE_VERSION="${PYWR_KUBE_VERSION:-v1.33.13}"   # matches kubectl 1.33 on the machine
+KUBE_VERSION="${PYWR_KUBE_VERSION:-$KUBE_DEFAULT_VERSION}"
 ETCD_VERSION="${PYWR_ETCD_VERSION:-v3.5.35}"    # the etcd 3.5 line Kubernetes 1.33 is tested with
 KUBECTL="${PYWR_KUBECTL:-/usr/lib/google-cloud-sdk/bin/kubectl.1.33}"
 
@@ -87,43 +89,10 @@ EOF
   log "built etcd $ETCD_VERSION in $(( SECONDS - t )) s"
 }
 
-# The wrapper module requires k8s.io/kubernetes and pins every staging module its go.mod replaces
-# with ./staging/src/... to the matching published v0.x.y (those replaces do not apply to a dependency).
-kube_wrapper_module() {
-  local mod="$1" staging="v0.${KUBE_VERSION#v1.}" gomod
-  rm -rf "$mod"; mkdir -p "$mod"
-  printf 'module pywr.local/kube-build\n\ngo 1.24.0\n' > "$mod/go.mod"
-  gomod="$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
-  [[ -f "$gomod" ]] || die "could not download k8s.io/kubernetes@$KUBE_VERSION"
-  local replaces
-  replaces="$(sed -n 's#^[[:space:]]*\(k8s\.io/[A-Za-z0-9._-]*\) => \./staging/src/k8s\.io/.*$#\t\1 => \1 '"$staging"'#p' "$gomod")"
-  [[ -n "$replaces" ]] || die "no staging replace block found in $gomod"
-  cat > "$mod/go.mod" <<EOF
-module pywr.local/kube-build
-
-go 1.24.0
-
-require k8s.io/kubernetes $KUBE_VERSION
-
-replace (
-$replaces
-)
-EOF
-}
-
-kube_ldflags() {
-  local minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
-  local v
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    v+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
-  done
-  printf '%s' "-s -w$v"
-}
-
 build_kube() {
   [[ -x "$APISERVER_BIN" && -x "$KCM_BIN" ]] && return 0
   go_env kube
-  local mod="$PYWR_CACHE/kube/$KUBE_VERSION/mod" t
+  local mod; mod="$(kube_module_dir)"; local t
   mkdir -p "$KUBE_BIN_DIR"
   t=$SECONDS
   log "preparing the k8s.io/kubernetes $KUBE_VERSION wrapper module"
@@ -387,6 +356,8 @@ stop_apiserver() {
 restart_kcm() {
   stop_daemon "$KCM_PID"
   start_kcm
+  # The same holds for the real node's kube-scheduler (node.sh), when it runs.
+  if [[ -f "$PYWR_RUN/node/kube-scheduler.pid" ]]; then bash "$(dirname "$SELF")/node.sh" restart-scheduler; fi
 }
 
 case "${1:-}" in
