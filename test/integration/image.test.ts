@@ -44,7 +44,7 @@ beforeAll(async () => {
   image = built.stdout.trim().split('\n').at(-1) ?? '';
   expect(image).toMatch(/^localhost\/pyworkflow-retention-operator:\d+\.\d+\.\d+-[0-9a-f]{12}$/);
   work = mkdtempSync(join(tmpdir(), 'pywr-image-'));
-});
+}, 1_200_000); // a cold build (bases and image) takes minutes; a warm one seconds
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
