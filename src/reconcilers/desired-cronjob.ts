@@ -20,6 +20,12 @@ export const JOB_TTL_SECONDS = 86_400;
 /** A run the CronJob controller could not start within this long after its slot is skipped, not started late. */
 export const STARTING_DEADLINE_SECONDS = 600;
 export const CONTAINER_NAME = 'sweep';
+/**
+ * How the run pod starts the CLI: node by name, the compiled entry point by absolute path (where the
+ * Dockerfile puts it). No `#!/usr/bin/env` line and no shell are involved, so the run image can be
+ * distroless; an image given in jobTemplate.image must keep the same layout.
+ */
+export const RUN_COMMAND: readonly string[] = ['node', '/app/dist/src/cli/main.js'];
 
 export interface DesiredCronJobInput {
   /** Validated, with schema defaults applied. */
@@ -79,7 +85,7 @@ export function desiredCronJob({ policy, backend, runImage }: DesiredCronJobInpu
     name: CONTAINER_NAME,
     image: template.image ?? runImage,
     imagePullPolicy: 'IfNotPresent',
-    command: ['pyworkflow-retention'],
+    command: [...RUN_COMMAND],
     args: sweepArgs(policy, storage.config),
     ...(storage.env.length > 0 ? { env: storage.env } : {}),
     ...(template.resources ? { resources: template.resources as V1Container['resources'] } : {}),

@@ -144,7 +144,9 @@ export function startNode(name: string, namespace: string, workDir: string, clai
     labelSelector: MANAGED,
     nodeName: name,
     workDir,
-    commandMap: { 'pyworkflow-retention': [process.execPath, CLI_PATH] },
+    // The run pods start `node /app/dist/src/cli/main.js` (the image's layout): this node's node, the repo's dist.
+    commandMap: { node: [process.execPath] },
+    pathRewrite: { '/app/dist': join(REPO_ROOT, 'dist') },
     claims,
     pollIntervalMs: 300,
     log: process.env.PYWR_E2E_VERBOSE ? (l) => process.stderr.write(`${l}\n`) : undefined,

@@ -105,7 +105,7 @@ describe('RetentionPolicy end to end (sqlite store, real control plane)', () => 
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
     const c = pod.containers[0]!;
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-    expect(c).toMatchObject({ command: ['pyworkflow-retention'], terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' });
+    expect(c).toMatchObject({ command: ['node', '/app/dist/src/cli/main.js'], terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' });
     expect(c.args).toEqual(expect.arrayContaining(['sweep', '--output', 'json', '--termination-log', '/dev/termination-log', '--retention-days', '30']));
     expect(cron.spec.jobTemplate.spec).toMatchObject({ ttlSecondsAfterFinished: 86400, backoffLimit: 0, activeDeadlineSeconds: 3600 });
 

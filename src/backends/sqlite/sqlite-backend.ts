@@ -4,7 +4,7 @@
 // before run rows.
 
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { backendError, RetentionError } from '../../errors.js';
 import type { KindCounts } from '../../engine/records.js';
 import type {
@@ -39,7 +39,15 @@ export class SqliteBackend implements Backend {
 
   async open(): Promise<void> {
     if (this.db) return;
-    if (!existsSync(this.config.base_path)) {
+    try {
+      statSync(this.config.base_path);
+    } catch (err) {
+      // A run pod whose user may not search the volume's directory sees EACCES, not a missing file:
+      // say which, since the fix (fsGroup/supplementalGroups) is not the fix for a wrong path.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new RetentionError('CONNECTION_FAILED', `${this.target}: permission denied on the database file or its directory (the run's user and groups need read and write access to both)`);
+      }
       throw new RetentionError('CONNECTION_FAILED', `${this.target}: database file does not exist (base_path must point at pyworkflow's database file)`);
     }
     try {

@@ -54,7 +54,7 @@ describe('desiredCronJob', () => {
     expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
     const c = pod.containers[0]!;
     expect(c.securityContext).toEqual({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-    expect(c).toMatchObject({ name: 'sweep', image, command: ['pyworkflow-retention'], terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' });
+    expect(c).toMatchObject({ name: 'sweep', image, command: ['node', '/app/dist/src/cli/main.js'], terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' });
     expect(pod.volumes).toEqual([{ name: 'data', persistentVolumeClaim: { claimName: 'wf' } }, { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }]);
     expect(c.volumeMounts).toEqual([{ name: 'data', mountPath: '/data' }, { name: 'tmp', mountPath: '/tmp' }]);
   });

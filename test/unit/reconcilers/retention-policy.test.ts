@@ -158,7 +158,7 @@ describe('RetentionPolicy reconciler: manual runs', () => {
     expect(job.metadata.name).toMatch(/^rp-purge-now-[0-9a-f]{10}$/);
     expect(job.metadata.annotations?.['retention.pyworkflow.io/run-now-token']).toBe('first');
     expect(job.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'RetentionPolicy', name: 'purge', controller: true });
-    expect(job.spec?.template.spec?.containers[0]?.command).toEqual(['pyworkflow-retention']);
+    expect(job.spec?.template.spec?.containers[0]?.command).toEqual(['node', '/app/dist/src/cli/main.js']);
     expect(getPolicy(bed).status?.lastRunNowToken).toBe('first');
     await reconcile(bed);
     expect(bed.cluster.list(JOBS, NS)).toHaveLength(1);
