@@ -40,8 +40,8 @@ interface Statement {
 }
 
 /** Purges a batch in one transaction, or in consecutive ones the transaction budget keeps short. */
-export function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
-  return purgeInBudgetedChunks(ctx.budget, batch, (chunk, purgedBefore) => purgeChunk(ctx, batch, chunk, purgedBefore, dryRun));
+export function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean, signal?: AbortSignal): Promise<PurgeResult> {
+  return purgeInBudgetedChunks(ctx.budget, batch, (chunk, purgedBefore) => purgeChunk(ctx, batch, chunk, purgedBefore, dryRun), signal);
 }
 
 async function purgeChunk(ctx: PurgeContext, batch: PurgeBatch, chunk: readonly RunState[], purgedBefore: ReadonlySet<string>, dryRun: boolean): Promise<PurgeResult> {
