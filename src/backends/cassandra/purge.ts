@@ -70,7 +70,8 @@ export async function purgeCassandraBatch(ctx: PurgeContext, batch: PurgeBatch, 
   const add = (more: Partial<RunCounts>): void => {
     for (const [kind, n] of Object.entries(more) as [keyof RunCounts, number][]) if (n > 0) counts[kind] = (counts[kind] ?? 0) + n;
   };
-  let failure: { error: unknown } | null = null;
+  // Set from inside the workers below (a cast keeps TypeScript from narrowing it to null here).
+  let failure = null as { error: unknown } | null;
   for (const level of levels(confirmed)) {
     // Every run's outcome is collected, also of runs in flight when another one failed.
     const outcomes = await mapLimit(level, concurrency, async (planned): Promise<Outcome> => {
@@ -89,7 +90,7 @@ export async function purgeCassandraBatch(ctx: PurgeContext, batch: PurgeBatch, 
     });
     if (failure !== null) {
       const { error } = failure;
-      if (dryRun || (purgedRunIds.length === 0 && Object.keys(counts).length === 0)) throw error;
+      if (dryRun || (purgedRunIds.length === 0 && Object.keys(counts).length === 0)) throw error instanceof Error ? error : new Error(String(error));
       throw new IncompleteBatchError(error, { counts, purgedRunIds });
     }
   }
@@ -159,7 +160,7 @@ async function purgeRun(ctx: PurgeContext, planned: RunState, hasListedChildren:
     });
   // Each step lets all its writes settle, so `removed` is complete when a step fails.
   const step = async (writes: (Promise<unknown> | null)[]): Promise<unknown> => {
-    const settled = await Promise.allSettled(writes);
+    const settled = await Promise.allSettled(writes.filter((w): w is Promise<unknown> => w !== null));
     return settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')?.reason;
   };
   // 1. Rows located through the run's partitions, while those partitions still exist.
