@@ -144,7 +144,7 @@ async function failOnce(store: StoreHandle, ref: Awaited<ReturnType<typeof unint
   const terminationLog = scratch.path(`${name}-${Math.random().toString(36).slice(2)}.json`);
   const result = await runCli(sweepArgs(inject.config, cutoff, batchSize, ['--termination-log', terminationLog]));
   const report = resultOf(result);
-  console.log(`${name}: failed sweep reported ${JSON.stringify(report.deleted)}; error: ${report.error?.message ?? '-'}`);
+  console.log(`${name}: failed sweep (${report.durationMs} ms) reported ${JSON.stringify(report.deleted)}; error: ${report.error?.message ?? '-'}`);
   // The failure landed mid-sweep: something was purged, not everything.
   expect(report.deleted.runs, result.stderr).toBeGreaterThan(0);
   expect(report.deleted.runs).toBeLessThan(ref.report.deleted.runs);
