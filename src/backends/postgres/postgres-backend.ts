@@ -96,7 +96,12 @@ export class PostgresBackend implements Backend {
   async purgeRuns(batch: PurgeBatch, options: PurgeOptions): Promise<PurgeResult> {
     const layout = this.requireLayout();
     return this.run(`purging a batch of ${batch.runs.length} runs`, (client) =>
-      purgeBatch({ client, layout, citus: this.type === 'citus', budget: this.budget, logger: this.deps.logger }, batch, options.dryRun, options.signal),
+      purgeBatch(
+        { client, layout, citus: this.type === 'citus', budget: this.budget, logger: this.deps.logger, commitStatus: (xid) => this.commitStatus(xid) },
+        batch,
+        options.dryRun,
+        options.signal,
+      ),
     );
   }
 
@@ -110,6 +115,17 @@ export class PostgresBackend implements Backend {
     await this.run('the orphan sweep', (client) =>
       runPostgresOrphanSweep({ client, layout, citus: this.type === 'citus', budget: this.budget, logger: this.deps.logger }, request),
     );
+  }
+
+  /** txid_status() of a transaction, on a session of its own (the sweep's may be the one that broke); null if unknown. */
+  private async commitStatus(xid: string): Promise<string | null> {
+    const client = await connectPostgres(this.endpoint, this.target, { applicationName: 'pyworkflow-retention commit check' });
+    try {
+      const res = await client.query<{ fate: string | null }>('SELECT txid_status($1::bigint) AS fate', [xid]);
+      return res.rows[0]?.fate ?? null;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   private async run<T>(action: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
