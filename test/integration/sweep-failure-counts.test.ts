@@ -16,7 +16,7 @@ import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
 import type { Dataset } from '../../src/model/dataset.js';
 import { generateDataset, prng } from '../../src/model/generate.js';
 import { runCli } from '../support/cli.js';
-import { startCuttingProxy, type CuttingProxy } from '../support/cutting-proxy.js';
+import { startCommitReplyLosingProxy, startCuttingProxy, type CuttingProxy } from '../support/cutting-proxy.js';
 import { expectHonestInterruption, resultOf, scratchDir, sweepArgs, uninterrupted } from '../support/interrupted-sweep.js';
 import { expectedAfterSweep } from '../support/oracle.js';
 import { cassandraStoreFixture, dropCassandraTestKeyspaces } from '../support/stores/cassandra-store.js';
@@ -140,7 +140,7 @@ const PROXY_CASES: Record<string, ProxyCase> = {
   },
 };
 
-async function failOnce(store: StoreHandle, ref: Awaited<ReturnType<typeof uninterrupted>>, name: string, batchSize: number, inject: Injection): Promise<void> {
+async function failOnce(store: StoreHandle, ref: Awaited<ReturnType<typeof uninterrupted>>, name: string, batchSize: number, inject: Injection): Promise<string> {
   const terminationLog = scratch.path(`${name}-${Math.random().toString(36).slice(2)}.json`);
   const result = await runCli(sweepArgs(inject.config, cutoff, batchSize, ['--termination-log', terminationLog]));
   const report = resultOf(result);
@@ -150,6 +150,7 @@ async function failOnce(store: StoreHandle, ref: Awaited<ReturnType<typeof unint
   expect(report.deleted.runs).toBeLessThan(ref.report.deleted.runs);
   await inject.heal();
   await expectHonestInterruption(store, ref, { result, terminationLog }, 'failed', { cutoff, batchSize });
+  return result.stderr;
 }
 
 describe.each(Object.entries(TRIGGER_CASES))('%s sweep failing at a random run (a trigger raises)', (name, c) => {
@@ -196,6 +197,45 @@ describe.each(Object.entries(PROXY_CASES))('%s sweep cut off from its server aft
       proxy.cutAfter(Math.floor(total * (0.3 + 0.4 * rnd())));
       await failOnce(store, ref, name, c.batchSize, { config: c.through(store, proxy), heal: () => proxy.close() });
       expect(proxy.dropped).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+      await store.destroy();
+    }
+  });
+});
+
+// The one failure a client cannot see through: the server committed, the reply never came. PostgreSQL
+// can be asked afterwards (txid_status), and the committed transaction must then be counted.
+describe('postgres sweep whose COMMIT reply is lost with the connection', () => {
+  it.each([1, 2])('seed %i: the committed transaction is counted; a re-run completes the sweep', async (seed) => {
+    const fixture = postgresFixture();
+    const batchSize = 20;
+    const data = fixture.adapt(generateDataset({ seed: 300 + seed, runs: 600, now, spanDays: 30, eventsPerRun: 3, edges: [cutoff] }));
+    const target = (store: StoreHandle): { host: string; port: number } => ({ host: String(store.storageConfig.host), port: Number(store.storageConfig.port) });
+    const reference = await fixture.create(data);
+    const counting = await startCommitReplyLosingProxy(target(reference), Number.POSITIVE_INFINITY);
+    let total: number;
+    let ref: Awaited<ReturnType<typeof uninterrupted>>;
+    try {
+      const initial = await reference.dump();
+      const r = await runCli(sweepArgs({ ...reference.storageConfig, host: '127.0.0.1', port: counting.port }, cutoff, batchSize));
+      expect(r.code, r.stderr).toBe(0);
+      total = counting.commits;
+      ref = { initial, final: await reference.dump(), report: resultOf(r) };
+    } finally {
+      await counting.close();
+      await reference.destroy();
+    }
+
+    const store = await fixture.create(data);
+    const proxy = await startCommitReplyLosingProxy(target(store), Math.floor(total * (0.3 + 0.4 * prng(seed)())));
+    try {
+      const stderr = await failOnce(store, ref, 'postgres (lost COMMIT reply)', batchSize, {
+        config: { ...store.storageConfig, host: '127.0.0.1', port: proxy.port },
+        heal: () => proxy.close(),
+      });
+      expect(proxy.lost).toBe(true);
+      expect(stderr).toContain('the COMMIT reply was lost, but the server committed the transaction');
     } finally {
       await proxy.close();
       await store.destroy();

@@ -162,3 +162,96 @@ function httpParser(): Parser {
   const server = messages();
   return { requests: client, responses: (chunk) => server(chunk).map((bytes) => ({ bytes, answers: null })) };
 }
+
+export interface CommitReplyLosingProxy {
+  readonly port: number;
+  /** COMMITs (PostgreSQL simple-query messages) seen so far, on all connections. */
+  readonly commits: number;
+  /** Whether the reply of the chosen COMMIT was swallowed. */
+  readonly lost: boolean;
+  close(): Promise<void>;
+}
+
+/** A simple-query message `Q` carrying exactly "COMMIT" (how node-postgres sends client.query('COMMIT')). */
+const PG_COMMIT_QUERY = Buffer.concat([Buffer.from([0x51, 0, 0, 0, 11]), Buffer.from('COMMIT\0', 'latin1')]);
+/** The server's CommandComplete for it: `C`, length, tag "COMMIT". */
+const PG_COMMIT_DONE = Buffer.concat([Buffer.from([0x43, 0, 0, 0, 11]), Buffer.from('COMMIT\0', 'latin1')]);
+
+/**
+ * A proxy in front of PostgreSQL that lets the `nth` COMMIT (1-based, counted over all connections)
+ * reach the server, waits until the server has answered it (so it did commit), then closes that
+ * connection without passing the answer on: the client's COMMIT fails with a lost connection although
+ * the transaction is committed. Other connections, also new ones, pass untouched.
+ */
+export async function startCommitReplyLosingProxy(target: { host: string; port: number }, nth: number): Promise<CommitReplyLosingProxy> {
+  let commits = 0;
+  let lost = false;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    let clientTail = Buffer.alloc(0);
+    let serverSeen = Buffer.alloc(0);
+    let swallowing = false;
+    client.on('data', (chunk: Buffer) => {
+      if (swallowing) return; // nothing after the chosen COMMIT reaches the server
+      const seen = Buffer.concat([clientTail, chunk]);
+      let at = -1;
+      for (let from = 0; ; ) {
+        const i = seen.indexOf(PG_COMMIT_QUERY, from);
+        if (i < 0) break;
+        // Occurrences already counted lie wholly in the tail kept from the last chunk.
+        if (i + PG_COMMIT_QUERY.length > clientTail.length && ++commits === nth) {
+          at = i;
+          break;
+        }
+        from = i + 1;
+      }
+      if (at < 0) {
+        upstream.write(chunk);
+        clientTail = seen.subarray(Math.max(0, seen.length - PG_COMMIT_QUERY.length + 1));
+        return;
+      }
+      // Forward up to and including the chosen COMMIT, then nothing more.
+      const end = at + PG_COMMIT_QUERY.length - clientTail.length;
+      upstream.write(chunk.subarray(0, end));
+      swallowing = true;
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!swallowing) {
+        client.write(chunk);
+        return;
+      }
+      serverSeen = Buffer.concat([serverSeen, chunk]);
+      // The answers to what was sent before the COMMIT may come first; the COMMIT's own is the sign.
+      if (serverSeen.includes(PG_COMMIT_DONE)) {
+        lost = true;
+        client.destroy();
+        upstream.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('proxy did not bind a TCP port');
+  return {
+    port: address.port,
+    get commits() {
+      return commits;
+    },
+    get lost() {
+      return lost;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
