@@ -75,7 +75,8 @@ export class IncompleteBatchError extends Error {
     cause: unknown,
     readonly done: { counts: Partial<KindCounts>; purgedRunIds: readonly string[] },
   ) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    // No text of the cause here: it may be a driver's, not yet scrubbed; it is translated where it is reported.
+    super('a batch of runs stopped partway', { cause });
     this.name = 'IncompleteBatchError';
   }
 }

@@ -45,9 +45,10 @@ export type PurgeChunk = (chunk: readonly RunState[], purgedBefore: ReadonlySet<
  *
  * Every committed chunk is whole (a run goes with all its records or not at all), so a stop request
  * is honoured between chunks. A failure or stop after some chunks committed throws IncompleteBatchError
- * with exactly their counts; the failed chunk's transaction rolled back and counts nothing. (A COMMIT
- * whose reply is lost with the connection is the one case the client cannot tell: it is counted as
- * rolled back, and if the server did commit it, those records are missing from every count.)
+ * with exactly their counts; the failed chunk's transaction rolled back and counts nothing. A COMMIT
+ * whose reply is lost with the connection is resolved by `purgeChunk` where the store can tell
+ * (PostgreSQL: postgres/transaction.ts); elsewhere it counts as rolled back, and if the server did
+ * commit it, those records are missing from every count.
  */
 export async function purgeInBudgetedChunks(budget: TransactionBudget, batch: PurgeBatch, purgeChunk: PurgeChunk, signal?: AbortSignal): Promise<PurgeResult> {
   const counts: Partial<KindCounts> = {};
