@@ -142,9 +142,10 @@ const PROXY_CASES: Record<string, ProxyCase> = {
 
 async function failOnce(store: StoreHandle, ref: Awaited<ReturnType<typeof uninterrupted>>, name: string, batchSize: number, inject: Injection): Promise<string> {
   const terminationLog = scratch.path(`${name}-${Math.random().toString(36).slice(2)}.json`);
+  const t0 = Date.now();
   const result = await runCli(sweepArgs(inject.config, cutoff, batchSize, ['--termination-log', terminationLog]));
   const report = resultOf(result);
-  console.log(`${name}: failed sweep (${report.durationMs} ms) reported ${JSON.stringify(report.deleted)}; error: ${report.error?.message ?? '-'}`);
+  console.log(`${name}: failed sweep (${report.durationMs} ms, process ${Date.now() - t0} ms) reported ${JSON.stringify(report.deleted)}; error: ${report.error?.message ?? '-'}`);
   // The failure landed mid-sweep: something was purged, not everything.
   expect(report.deleted.runs, result.stderr).toBeGreaterThan(0);
   expect(report.deleted.runs).toBeLessThan(ref.report.deleted.runs);
