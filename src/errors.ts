@@ -1,6 +1,8 @@
 // Typed errors with a stable code, an actionable message and the exit code the CLI maps them to.
 // Messages are built from redacted descriptions only: no error here ever carries a credential.
 
+import type { KindCounts } from './engine/records.js';
+
 export type ErrorCode =
   | 'INVALID_INPUT'
   | 'INVALID_STORAGE_CONFIG'
@@ -61,6 +63,27 @@ export class CancelledError extends RetentionError {
     super('CANCELLED', `sweep stopped between batches: ${reason}; everything deleted so far is complete, a re-run continues`);
     this.name = 'CancelledError';
   }
+}
+
+/**
+ * A batch of runs stopped partway, by a failure or a stop request between two of its transactions
+ * (or, in stores without transactions, between two of its deletes): `done` is exactly what it
+ * deleted before that, so the sweep still reports exact counts. `cause` is the reason it stopped.
+ */
+export class IncompleteBatchError extends Error {
+  constructor(
+    cause: unknown,
+    readonly done: { counts: Partial<KindCounts>; purgedRunIds: readonly string[] },
+  ) {
+    // No text of the cause here: it may be a driver's, not yet scrubbed; it is translated where it is reported.
+    super('a batch of runs stopped partway', { cause });
+    this.name = 'IncompleteBatchError';
+  }
+}
+
+/** Translates a driver error; an IncompleteBatchError keeps what its batch deleted and translates only its cause. */
+export function translateError(err: unknown, translate: (cause: unknown) => RetentionError): RetentionError | IncompleteBatchError {
+  return err instanceof IncompleteBatchError ? new IncompleteBatchError(translate(err.cause), err.done) : translate(err);
 }
 
 /** Wraps a driver error with the (redacted) target it happened on. */

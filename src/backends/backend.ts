@@ -48,6 +48,11 @@ export interface PurgeBatch {
   confirm(current: readonly RunState[], outsideChildren: readonly Pick<RunState, 'runId' | 'parentRunId'>[]): RunState[];
 }
 
+export interface PurgeOptions {
+  dryRun: boolean;
+  signal?: AbortSignal;
+}
+
 export interface PurgeResult {
   /** Records actually deleted (or, in a dry run, that would be), per kind. */
   counts: Partial<KindCounts>;
@@ -124,10 +129,11 @@ export interface Backend {
 
   /**
    * Deletes (or counts, when dryRun) one batch: each run's related records first, run records last.
-   * A batch that fails after deleting part of it throws PartialCountsError (engine/records.ts) with
-   * exactly what it deleted, so the sweep's counts stay exact.
+   * A batch that stops partway (a failure, or `signal` aborted between two of its transactions)
+   * after deleting something throws IncompleteBatchError carrying exactly what it deleted; a backend
+   * may check `signal` only where stopping leaves every run whole or resumable by a re-run.
    */
-  purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult>;
+  purgeRuns(batch: PurgeBatch, options: PurgeOptions): Promise<PurgeResult>;
 
   /** Age-based stream and schedule housekeeping (pyworkflow-storage.md §8.3), in batches; counts go to onBatch. */
   housekeep(request: HousekeepingRequest): Promise<void>;

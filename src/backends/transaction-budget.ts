@@ -4,7 +4,7 @@
 // transactions instead of lengthening the time pyworkflow's writers may wait on a locked run row.
 
 import type { KindCounts } from '../engine/records.js';
-import { CancelledError } from '../errors.js';
+import { CancelledError, IncompleteBatchError } from '../errors.js';
 import type { OrphanRequest, PurgeBatch, PurgeResult, RunState } from './backend.js';
 
 /** Target BEGIN→COMMIT time: well under a second, so a slow outlier still stays below one. */
@@ -42,17 +42,35 @@ export type PurgeChunk = (chunk: readonly RunState[], purgedBefore: ReadonlySet<
  * run too long: chunks follow the batch's order (children before parents), and a chunk is told which
  * runs the chunks before it purged, so it can ignore them as children (a dry run still sees them) and
  * the outcome is the same as one transaction's.
+ *
+ * Every committed chunk is whole (a run goes with all its records or not at all), so a stop request
+ * is honoured between chunks. A failure or stop after some chunks committed throws IncompleteBatchError
+ * with exactly their counts; the failed chunk's transaction rolled back and counts nothing. A COMMIT
+ * whose reply is lost with the connection is resolved by `purgeChunk` where the store can tell
+ * (PostgreSQL: postgres/transaction.ts); elsewhere it counts as rolled back, and if the server did
+ * commit it, those records are missing from every count.
  */
-export async function purgeInBudgetedChunks(budget: TransactionBudget, batch: PurgeBatch, purgeChunk: PurgeChunk): Promise<PurgeResult> {
+export async function purgeInBudgetedChunks(budget: TransactionBudget, batch: PurgeBatch, purgeChunk: PurgeChunk, signal?: AbortSignal): Promise<PurgeResult> {
   const counts: Partial<KindCounts> = {};
   const purged: string[] = [];
   const planned = [...new Map(batch.runs.map((r) => [r.runId, r])).values()];
+  let chunks = 0;
   for (let start = 0; start < planned.length; ) {
+    if (chunks > 0 && signal?.aborted) {
+      throw new IncompleteBatchError(new CancelledError('stop requested inside a batch'), { counts, purgedRunIds: purged });
+    }
     const size = budget.next(planned.length - start);
     const chunk = planned.slice(start, start + size);
     start += size;
     const t0 = performance.now();
-    const result = await purgeChunk(chunk, new Set(purged));
+    let result: PurgeResult;
+    try {
+      result = await purgeChunk(chunk, new Set(purged));
+    } catch (err) {
+      if (chunks === 0) throw err;
+      throw new IncompleteBatchError(err, { counts, purgedRunIds: purged });
+    }
+    chunks += 1;
     budget.record(chunk.length, performance.now() - t0);
     purged.push(...result.purgedRunIds);
     addPartialCounts(counts, result.counts);
@@ -64,14 +82,25 @@ export async function purgeInBudgetedChunks(budget: TransactionBudget, batch: Pu
  * Works through `items` in consecutive transactions the budget keeps short (the orphan sweeps' loop):
  * `work` handles one chunk in one transaction and returns its counts; the sum is returned.
  */
-async function countInBudgetedChunks<T>(budget: TransactionBudget, items: readonly T[], work: (chunk: readonly T[]) => Promise<Partial<KindCounts>>): Promise<Partial<KindCounts>> {
+async function countInBudgetedChunks<T>(
+  budget: TransactionBudget,
+  items: readonly T[],
+  work: (chunk: readonly T[]) => Promise<Partial<KindCounts>>,
+  onCommitted: (counts: Partial<KindCounts>) => void,
+): Promise<Partial<KindCounts>> {
   const counts: Partial<KindCounts> = {};
   for (let start = 0; start < items.length; ) {
     const size = budget.next(items.length - start);
     const chunk = items.slice(start, start + size);
     start += size;
     const t0 = performance.now();
-    addPartialCounts(counts, await work(chunk));
+    try {
+      addPartialCounts(counts, await work(chunk));
+    } catch (err) {
+      // The chunks before this one committed: report them before the failure ends the sweep.
+      onCommitted(counts);
+      throw err;
+    }
     budget.record(chunk.length, performance.now() - t0);
   }
   return counts;
@@ -84,7 +113,7 @@ async function countInBudgetedChunks<T>(budget: TransactionBudget, items: readon
 export async function sweepOrphanBatches(budget: TransactionBudget, groups: readonly string[], request: OrphanRequest, work: (chunk: readonly string[]) => Promise<Partial<KindCounts>>): Promise<void> {
   for (let i = 0; i < groups.length; i += request.batchSize) {
     if (request.signal.aborted) throw new CancelledError('stop requested during the orphan sweep');
-    request.onBatch(await countInBudgetedChunks(budget, groups.slice(i, i + request.batchSize), work));
+    request.onBatch(await countInBudgetedChunks(budget, groups.slice(i, i + request.batchSize), work, (done) => request.onBatch(done)));
   }
 }
 

@@ -29,16 +29,3 @@ export function totalRecords(c: KindCounts): number {
   return RECORD_KINDS.reduce((sum, k) => sum + c[k], 0);
 }
 
-/**
- * Thrown by a backend when a batch fails after deleting part of it: `counts` is exactly what was
- * deleted, which the sweep adds to its totals before it reports `cause` (counts stay exact on failure).
- */
-export class PartialCountsError extends Error {
-  constructor(
-    readonly counts: Partial<KindCounts>,
-    override readonly cause: unknown,
-  ) {
-    super(cause instanceof Error ? cause.message : String(cause));
-    this.name = 'PartialCountsError';
-  }
-}

@@ -3,10 +3,10 @@
 // counting, dry run, progress, and stopping between batches when asked to.
 
 import type { Backend, CandidateQuery, PurgeBatch, PurgeResult, RunState } from '../backends/backend.js';
-import { CancelledError, RetentionError } from '../errors.js';
+import { CancelledError, IncompleteBatchError, RetentionError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { assertSafeCutoff } from './cutoff.js';
-import { addCounts, PartialCountsError, zeroCounts, type KindCounts } from './records.js';
+import { addCounts, zeroCounts, type KindCounts } from './records.js';
 import type { SweepReport } from './report.js';
 import { confirmBatch, decideBatch, isCandidate, type Selection } from './selection.js';
 import type { TerminalStatus } from './statuses.js';
@@ -165,6 +165,10 @@ async function purgeCandidates(
     const roots = pending.filter((r) => !handled.has(r.runId) && isCandidate(r, selection));
     pending = [];
     if (roots.length === 0) return;
+    // A backend with a synchronous driver (better-sqlite3) never returns to the event loop on its
+    // own: without this, SIGTERM/SIGINT and the --max-duration timer could not fire until the sweep
+    // had finished. One macrotask turn per batch lets them abort the signal before the next batch.
+    await yieldToEventLoop();
     throwIfAborted(options.signal);
     const tree = await loadDescendants(backend, roots, handled);
     const decision = decideBatch(roots, (id) => tree.get(id) ?? [], selection);
@@ -183,11 +187,14 @@ async function purgeCandidates(
     };
     let result: PurgeResult;
     try {
-      result = await backend.purgeRuns(batch, { dryRun: options.dryRun });
+      result = await backend.purgeRuns(batch, { dryRun: options.dryRun, signal: options.signal });
     } catch (err) {
-      if (!(err instanceof PartialCountsError)) throw err;
-      // What the batch deleted before it failed stays deleted: count it, then fail.
-      addCounts(deleted, err.counts);
+      if (!(err instanceof IncompleteBatchError)) throw err;
+      // Part of the batch is gone for good (committed transactions, acknowledged deletes): count it
+      // before reporting why the batch stopped, or the result and every later sweep under-report.
+      for (const id of err.done.purgedRunIds) handled.add(id);
+      addCounts(deleted, err.done.counts);
+      progress('runs');
       throw err.cause;
     }
     options.logger.debug('batch', { runs: batch.runs.length, purged: result.purgedRunIds.length });
@@ -230,6 +237,11 @@ async function loadDescendants(backend: Backend, roots: readonly RunState[], han
     level = next;
   }
   return tree;
+}
+
+/** Lets timers, signal handlers and I/O callbacks run (setImmediate: after the poll phase of a loop turn). */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function throwIfAborted(signal: AbortSignal): void {

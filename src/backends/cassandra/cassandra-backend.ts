@@ -9,7 +9,7 @@
 // housekeeping.ts), so two concurrent sweeps may both work but never double-count or delete a live run.
 
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeOptions, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { RetentionError } from '../../errors.js';
 import { scanCandidates } from './candidates.js';
@@ -73,7 +73,7 @@ export class CassandraBackend implements Backend {
     return readChildren(this.session, parentRunIds, this.concurrency);
   }
 
-  async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
+  async purgeRuns(batch: PurgeBatch, options: PurgeOptions): Promise<PurgeResult> {
     return purgeCassandraBatch(this.context(), batch, options.dryRun);
   }
 

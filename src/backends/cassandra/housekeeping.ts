@@ -133,8 +133,17 @@ async function settle(
   ctx: PurgeContext, request: HousekeepingRequest, kind: RecordKind, doomed: readonly Row[], remove: (r: Row) => Promise<{ applied: boolean }>,
 ): Promise<void> {
   if (doomed.length === 0) return;
-  const n = request.dryRun ? doomed.length : (await mapLimit(doomed, ctx.concurrency, remove)).filter((x) => x.applied).length;
-  if (n > 0) request.onBatch({ [kind]: n });
+  let n = request.dryRun ? doomed.length : 0;
+  try {
+    if (!request.dryRun) {
+      await mapLimit(doomed, ctx.concurrency, async (r) => {
+        if ((await remove(r)).applied) n += 1;
+      });
+    }
+  } finally {
+    // Also when a delete failed: mapLimit lets the others in flight finish, and those that went are counted.
+    if (n > 0) request.onBatch({ [kind]: n });
+  }
 }
 
 async function scan(session: CassandraSession, cql: string, request: HousekeepingRequest, onPage: (rows: Row[]) => Promise<void>): Promise<void> {

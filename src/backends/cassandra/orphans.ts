@@ -27,10 +27,17 @@ export async function sweepCassandraOrphans(ctx: PurgeContext, request: OrphanRe
   for (let from = 0; from < ids.length; from += request.batchSize) {
     throwIfAborted(request);
     const batch = ids.slice(from, from + request.batchSize);
-    const results = await mapLimit(batch, ctx.concurrency, (id) => purgeOrphanGroup(ctx, id, groups.get(id)!, cutoffMs, request.dryRun));
     const counts: OrphanCounts = { events: 0, steps: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0 };
-    for (const r of results) if (r !== null) for (const k of Object.keys(counts) as (keyof OrphanCounts)[]) counts[k] += r[k];
-    request.onBatch(counts);
+    try {
+      await mapLimit(batch, ctx.concurrency, async (id) => {
+        const r = await purgeOrphanGroup(ctx, id, groups.get(id)!, cutoffMs, request.dryRun);
+        if (r !== null) for (const k of Object.keys(counts) as (keyof OrphanCounts)[]) counts[k] += r[k];
+      });
+    } finally {
+      // Also when a group failed: the groups that finished are gone and counted (mapLimit waits for them).
+      // A group that failed partway is not: its rows' deletes are not tracked one by one.
+      request.onBatch(counts);
+    }
   }
 }
 

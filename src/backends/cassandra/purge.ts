@@ -11,9 +11,16 @@
 //  - the workflow_runs row goes with `IF status = ? AND updated_at = ?`: it cannot remove a run that came
 //    back to life, and it tells exactly one of two concurrent sweeps that it deleted the run. Only that
 //    sweep counts the run and the related rows it read, so concurrent sweeps never double-count.
+//
+// A run whose deletes fail partway (a lost connection, a timeout) keeps its workflow_runs row, and a
+// re-run finds what is left of it; the rows of it already gone are counted from the deletes that were
+// acknowledged, as the batch reports them when it fails (IncompleteBatchError), so a failed sweep and
+// its re-run add up to exactly what was removed. What a client cannot know is a delete the cluster
+// applied whose acknowledgement was lost: it counts as not applied, and the rows it removed go uncounted.
 
 import { TERMINAL_STATUSES, ACTIVE_STATUSES } from '../../engine/statuses.js';
 import type { KindCounts } from '../../engine/records.js';
+import { IncompleteBatchError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PurgeBatch, PurgeResult, RunState } from '../backend.js';
 import { dateBucket } from './buckets.js';
@@ -36,7 +43,12 @@ const IN_CHUNK = 50;
 
 type RunCounts = Pick<KindCounts, 'runs' | 'events' | 'steps' | 'hooks' | 'cancellationFlags' | 'checkpoints'>;
 
-type Outcome = { kind: 'purged'; counts: RunCounts } | { kind: 'gone' } | { kind: 'kept' };
+type Outcome =
+  | { kind: 'purged'; counts: RunCounts }
+  | { kind: 'gone' }
+  | { kind: 'kept' }
+  /** Its deletes failed partway: `counts` holds the rows whose deletes were acknowledged. */
+  | { kind: 'failed'; error: unknown; counts: Partial<RunCounts> };
 
 export async function purgeCassandraBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
   const { session, concurrency } = ctx;
@@ -54,18 +66,32 @@ export async function purgeCassandraBatch(ctx: PurgeContext, batch: PurgeBatch, 
   const purgedRunIds: string[] = [];
   // Parents of runs that turned out to be alive after all: never purged in this batch.
   const blocked = new Set<string>();
+  const add = (more: Partial<RunCounts>): void => {
+    for (const [kind, n] of Object.entries(more) as [keyof RunCounts, number][]) counts[kind] = (counts[kind] ?? 0) + n;
+  };
+  // Set from inside the workers below (a cast keeps TypeScript from narrowing it to null here).
+  let failure = null as { error: unknown } | null;
   for (const level of levels(confirmed)) {
-    const outcomes = await mapLimit(level, concurrency, async (planned) => {
-      if (blocked.has(planned.runId)) return { kind: 'kept' } as const;
-      return purgeRun(ctx, planned, (listed.get(planned.runId)?.length ?? 0) > 0, dryRun);
+    // Every run's outcome is collected, also of runs in flight when another one failed.
+    const outcomes = await mapLimit(level, concurrency, async (planned): Promise<Outcome> => {
+      if (blocked.has(planned.runId) || failure !== null) return { kind: 'kept' };
+      const outcome = await purgeRun(ctx, planned, (listed.get(planned.runId)?.length ?? 0) > 0, dryRun).catch(
+        (error: unknown): Outcome => ({ kind: 'failed', error, counts: {} }),
+      );
+      if (outcome.kind === 'failed') failure ??= { error: outcome.error };
+      return outcome;
     });
     level.forEach((planned, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.kind === 'kept' && planned.parentRunId !== null) blocked.add(planned.parentRunId);
-      if (outcome.kind !== 'purged') return;
-      purgedRunIds.push(planned.runId);
-      for (const [kind, n] of Object.entries(outcome.counts) as [keyof RunCounts, number][]) counts[kind] = (counts[kind] ?? 0) + n;
+      if ((outcome.kind === 'kept' || outcome.kind === 'failed') && planned.parentRunId !== null) blocked.add(planned.parentRunId);
+      if (outcome.kind === 'purged') purgedRunIds.push(planned.runId);
+      if (outcome.kind === 'purged' || outcome.kind === 'failed') add(outcome.counts);
     });
+    if (failure !== null) {
+      const { error } = failure;
+      if (dryRun || (purgedRunIds.length === 0 && Object.keys(counts).length === 0)) throw error instanceof Error ? error : new Error(String(error));
+      throw new IncompleteBatchError(error, { counts, purgedRunIds });
+    }
   }
   return { counts, purgedRunIds };
 }
@@ -124,21 +150,33 @@ async function purgeRun(ctx: PurgeContext, planned: RunState, hasListedChildren:
 
   const t = (name: string): string => session.table(name);
   const R = run.runId;
+  // Rows this run's acknowledged deletes removed (the run record aside): what a failure still reports.
+  const removed: Partial<RunCounts> = {};
+  const counted = (kind: keyof RunCounts, n: number, write: Promise<unknown>): Promise<unknown> =>
+    write.then(() => {
+      removed[kind] = (removed[kind] ?? 0) + n;
+    });
+  // Each step lets all its writes settle, so `removed` is complete when a step fails.
+  const step = async (writes: (Promise<unknown> | null)[]): Promise<unknown> => {
+    const settled = await Promise.allSettled(writes.filter((w): w is Promise<unknown> => w !== null));
+    return settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')?.reason;
+  };
   // 1. Rows located through the run's partitions, while those partitions still exist.
-  await Promise.all([
-    ...rows.checkpointKeys.map((k) => session.write(`DELETE FROM ${t('checkpoints')} WHERE step_run_id = ?`, [k])),
+  const failed1 = await step([
+    ...rows.checkpointKeys.map((k) => counted('checkpoints', 1, session.write(`DELETE FROM ${t('checkpoints')} WHERE step_run_id = ?`, [k]))),
     ...rows.ownTokens.map((tok) => session.write(`DELETE FROM ${t('hooks_by_token')} WHERE "token" = ?`, [tok])),
     ...rows.foreignTokens.map((tok) => session.conditional(`DELETE FROM ${t('hooks_by_token')} WHERE "token" = ? IF run_id = ?`, [tok, R])),
     ...rows.hookLookups.map((id) => session.conditional(`DELETE FROM ${t('hooks_by_id')} WHERE hook_id = ? IF run_id = ?`, [id, R])),
     ...rows.stepLookups.map((id) => session.conditional(`DELETE FROM ${t('steps_by_id')} WHERE step_id = ? IF run_id = ?`, [id, R])),
   ]);
+  if (failed1 !== undefined) return { kind: 'failed', error: failed1, counts: removed };
   // 2. The run's partitions and the rows located through its workflow_runs row.
   const created = run.createdAt;
-  await Promise.all([
-    rows.events > 0 ? session.write(`DELETE FROM ${t('events')} WHERE run_id = ?`, [R]) : null,
-    rows.stepIds.length > 0 ? session.write(`DELETE FROM ${t('steps')} WHERE run_id = ?`, [R]) : null,
-    rows.hooks.length > 0 ? session.write(`DELETE FROM ${t('hooks')} WHERE run_id = ?`, [R]) : null,
-    rows.cancellationFlag ? session.write(`DELETE FROM ${t('cancellation_flags')} WHERE run_id = ?`, [R]) : null,
+  const failed2 = await step([
+    rows.events > 0 ? counted('events', rows.events, session.write(`DELETE FROM ${t('events')} WHERE run_id = ?`, [R])) : null,
+    rows.stepIds.length > 0 ? counted('steps', rows.stepIds.length, session.write(`DELETE FROM ${t('steps')} WHERE run_id = ?`, [R])) : null,
+    rows.hooks.length > 0 ? counted('hooks', rows.hooks.length, session.write(`DELETE FROM ${t('hooks')} WHERE run_id = ?`, [R])) : null,
+    rows.cancellationFlag ? counted('cancellationFlags', 1, session.write(`DELETE FROM ${t('cancellation_flags')} WHERE run_id = ?`, [R])) : null,
     ...(created === null
       ? []
       : rows.statusRows.map((status) =>
@@ -157,12 +195,20 @@ async function purgeRun(ctx: PurgeContext, planned: RunState, hasListedChildren:
       ? session.conditional(`DELETE FROM ${t('runs_by_idempotency_key')} WHERE idempotency_key = ? IF run_id = ?`, [rows.idempotencyKey, R])
       : null,
   ]);
+  if (failed2 !== undefined) return { kind: 'failed', error: failed2, counts: removed };
   // 3. The run record, only as it was confirmed.
-  const last = await session.conditional(`DELETE FROM ${t('workflow_runs')} WHERE run_id = ? IF status = ? AND updated_at = ?`, [R, run.status, run.updatedAt]);
+  let last: Awaited<ReturnType<CassandraSession['conditional']>>;
+  try {
+    last = await session.conditional(`DELETE FROM ${t('workflow_runs')} WHERE run_id = ? IF status = ? AND updated_at = ?`, [R, run.status, run.updatedAt]);
+  } catch (error) {
+    // Applied or not, unknown: the record is counted only by the sweep that sees it go (a re-run).
+    return { kind: 'failed', error, counts: removed };
+  }
   if (last.applied) return { kind: 'purged', counts };
   if (last.current === null) return { kind: 'gone' };
   // Updated between the re-read and now (e.g. an interrupted run claimed back by recovery): its record
   // stays; its related rows are gone, which Cassandra offers no way to prevent short of a transaction.
+  // They are not counted (the run was not purged), as test/integration/cassandra-backend.test.ts requires.
   ctx.logger.warn('run record kept: the run changed while its related rows were being deleted', { runId: R, status: String(last.current.get('status')) });
   return { kind: 'kept' };
 }

@@ -9,9 +9,9 @@
 // counts it; the run item's delete is conditional on status and updated_at; housekeeping deletes are
 // conditional on what was read. Concurrent sweeps add up to what one sweep would have reported.
 
-import { RetentionError, backendError } from '../../errors.js';
+import { RetentionError, backendError, translateError } from '../../errors.js';
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeOptions, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { createDynamoApi, describeTarget, resolveConfig, type DynamoApi, type ResolvedDynamodbConfig } from './client.js';
 import type { DynamodbConfig } from './config.js';
@@ -96,7 +96,7 @@ export class DynamodbBackend implements Backend {
     return found.map((c) => c.state);
   }
 
-  async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
+  async purgeRuns(batch: PurgeBatch, options: PurgeOptions): Promise<PurgeResult> {
     this.requireLayout();
     return this.call(`purging a batch of ${batch.runs.length} runs`, () =>
       purgeBatch(
@@ -129,8 +129,9 @@ export class DynamodbBackend implements Backend {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof RetentionError) throw err;
-      throw backendError(this.target, action, err, connectionTrouble(err) ? 'CONNECTION_FAILED' : 'BACKEND_ERROR');
+      throw translateError(err, (cause) =>
+        cause instanceof RetentionError ? cause : backendError(this.target, action, cause, connectionTrouble(cause) ? 'CONNECTION_FAILED' : 'BACKEND_ERROR'),
+      );
     }
   }
 

@@ -64,17 +64,21 @@ async function purgeDeletedSchedules(ctx: HousekeepContext, request: Housekeepin
       const updated = parsePythonTimestamp(str(i, 'updated_at'));
       return updated !== null && isPurgeableSchedule({ status: str(i, 'status') ?? '', deleted_at: null, updated_at: updated }, request.cutoff);
     });
-    let n = doomed.length;
-    if (!request.dryRun) {
+    let n = request.dryRun ? doomed.length : 0;
+    try {
       // GSI1 is eventually consistent: delete only if the schedule is still deleted and unchanged.
-      const removed = await ctx.limiter.map(doomed, (i) =>
-        deleteIf(ctx, itemKey(i), '#st = :st AND updated_at = :u', { '#st': 'status' }, {
-          ':st': { S: DELETED_SCHEDULE_STATUS }, ':u': { S: str(i, 'updated_at')! },
-        }),
-      );
-      n = removed.filter(Boolean).length;
+      if (!request.dryRun) {
+        await ctx.limiter.map(doomed, async (i) => {
+          const removed = await deleteIf(ctx, itemKey(i), '#st = :st AND updated_at = :u', { '#st': 'status' }, {
+            ':st': { S: DELETED_SCHEDULE_STATUS }, ':u': { S: str(i, 'updated_at')! },
+          });
+          if (removed) n += 1;
+        });
+      }
+    } finally {
+      // Also when a delete failed: the ones that returned before it are gone and counted.
+      if (n > 0) request.onBatch({ schedules: n });
     }
-    if (n > 0) request.onBatch({ schedules: n });
   }
 }
 
@@ -99,31 +103,35 @@ async function purgeStreamRecords(ctx: HousekeepContext, request: HousekeepingRe
   for await (const items of pages) {
     throwIfAborted(request);
     let n = 0;
-    const subscriptions: Item[] = [];
-    for (const item of items) {
-      const key = itemKey(item);
-      if (key.PK.startsWith(STREAM_RUN_PREFIX)) {
-        if (seenPartitions.has(key.PK)) continue;
-        seenPartitions.add(key.PK);
-        n += await purgeSignalPartition(ctx, request, key.PK, keptSignals);
-      } else if (key.PK.startsWith(STREAMSUB_PREFIX)) {
-        const created = parsePythonTimestamp(str(item, 'created_at'));
-        if (created !== null && isPurgeableSubscription({ status: str(item, 'status') ?? '', created_at: created }, request.cutoff)) subscriptions.push(item);
-      } else if (key.PK.startsWith(SIGACK_PREFIX)) {
-        const at = parsePythonTimestamp(str(item, 'acknowledged_at'));
-        const signalId = str(item, 'signal_id') ?? key.PK.slice(SIGACK_PREFIX.length);
-        if (at !== null && at.getTime() < request.cutoff.getTime()) oldAcks.push({ key, signalId, acknowledgedAt: at });
+    const count = (k: number): void => void (n += k);
+    try {
+      const subscriptions: Item[] = [];
+      for (const item of items) {
+        const key = itemKey(item);
+        if (key.PK.startsWith(STREAM_RUN_PREFIX)) {
+          if (seenPartitions.has(key.PK)) continue;
+          seenPartitions.add(key.PK);
+          await purgeSignalPartition(ctx, request, key.PK, keptSignals, count);
+        } else if (key.PK.startsWith(STREAMSUB_PREFIX)) {
+          const created = parsePythonTimestamp(str(item, 'created_at'));
+          if (created !== null && isPurgeableSubscription({ status: str(item, 'status') ?? '', created_at: created }, request.cutoff)) subscriptions.push(item);
+        } else if (key.PK.startsWith(SIGACK_PREFIX)) {
+          const at = parsePythonTimestamp(str(item, 'acknowledged_at'));
+          const signalId = str(item, 'signal_id') ?? key.PK.slice(SIGACK_PREFIX.length);
+          if (at !== null && at.getTime() < request.cutoff.getTime()) oldAcks.push({ key, signalId, acknowledgedAt: at });
+        }
       }
+      if (request.dryRun) count(subscriptions.length);
+      else {
+        // A subscription is deleted only in the terminal status it was read in.
+        await ctx.limiter.map(subscriptions, async (s) => {
+          if (await deleteIf(ctx, itemKey(s), '#st = :st', { '#st': 'status' }, { ':st': { S: str(s, 'status')! } })) count(1);
+        });
+      }
+    } finally {
+      // Also when a delete failed: the ones that returned before it are gone and counted.
+      if (n > 0) request.onBatch({ streamRecords: n });
     }
-    if (request.dryRun) n += subscriptions.length;
-    else {
-      // A subscription is deleted only in the terminal status it was read in.
-      const removed = await ctx.limiter.map(subscriptions, (s) =>
-        deleteIf(ctx, itemKey(s), '#st = :st', { '#st': 'status' }, { ':st': { S: str(s, 'status')! } }),
-      );
-      n += removed.filter(Boolean).length;
-    }
-    if (n > 0) request.onBatch({ streamRecords: n });
   }
 
   // Every signal partition has been seen: an acknowledgment goes only once its signal is gone (H11).
@@ -134,17 +142,25 @@ async function purgeStreamRecords(ctx: HousekeepContext, request: HousekeepingRe
   for (let i = 0; i < doomedAcks.length; i += chunk) {
     throwIfAborted(request);
     const part = doomedAcks.slice(i, i + chunk);
-    const n = request.dryRun ? part.length : (await ctx.limiter.map(part, (a) => deleteCounted(ctx.api, ctx.table, a.key))).filter(Boolean).length;
-    if (n > 0) request.onBatch({ streamRecords: n });
+    let n = request.dryRun ? part.length : 0;
+    try {
+      if (!request.dryRun) {
+        await ctx.limiter.map(part, async (a) => {
+          if (await deleteCounted(ctx.api, ctx.table, a.key)) n += 1;
+        });
+      }
+    } finally {
+      if (n > 0) request.onBatch({ streamRecords: n });
+    }
   }
 }
 
 /**
  * One stream run's signals (`STREAM_RUN#{id}`, all streams that published under it), read
  * consistently: those older than the cutoff go, except the newest of each stream, so pyworkflow's
- * max(sequence)+1 numbering never restarts (H11). Returns how many went (or would).
+ * max(sequence)+1 numbering never restarts (H11). Passes to `count` how many went (or would), as they go.
  */
-async function purgeSignalPartition(ctx: HousekeepContext, request: HousekeepingRequest, pk: string, kept: Set<string>): Promise<number> {
+async function purgeSignalPartition(ctx: HousekeepContext, request: HousekeepingRequest, pk: string, kept: Set<string>, count: (n: number) => void): Promise<void> {
   const items = await ctx.limiter.run(() =>
     queryAll(ctx.api, {
       TableName: ctx.table,
@@ -173,9 +189,13 @@ async function purgeSignalPartition(ctx: HousekeepContext, request: Housekeeping
   );
   const doomedSet = new Set(doomed);
   for (const s of signals) if (!doomedSet.has(s) && s.signalId !== undefined) kept.add(s.signalId);
-  if (request.dryRun) return doomed.length;
-  const removed = await ctx.limiter.map(doomed, (s) => deleteCounted(ctx.api, ctx.table, itemKey(s.item)));
-  return removed.filter(Boolean).length;
+  if (request.dryRun) {
+    count(doomed.length);
+    return;
+  }
+  await ctx.limiter.map(doomed, async (s) => {
+    if (await deleteCounted(ctx.api, ctx.table, itemKey(s.item))) count(1);
+  });
 }
 
 /** pyworkflow stores the sequence as a string attribute; the SK `SIGNAL#{seq:08d}` says the same. */

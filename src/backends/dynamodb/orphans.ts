@@ -48,7 +48,13 @@ export async function sweepDynamoOrphans(ctx: OrphanContext, request: OrphanRequ
   const ids = [...groups].filter(([, g]) => !g.undatable && g.newestMs < cutoffMs).map(([id]) => id).sort();
   for (let from = 0; from < ids.length; from += request.batchSize) {
     throwIfAborted(request);
-    request.onBatch(await orphanBatch(ctx, ids.slice(from, from + request.batchSize), groups, cutoffMs, request.dryRun));
+    const counts: Counts = { events: 0, steps: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0 };
+    try {
+      await orphanBatch(ctx, ids.slice(from, from + request.batchSize), groups, cutoffMs, request.dryRun, counts);
+    } finally {
+      // Also when the batch failed: the deletes that returned before it are gone and counted.
+      request.onBatch(counts);
+    }
   }
 }
 
@@ -112,9 +118,9 @@ interface Plan {
   counted: { item: Item; kind: OrphanKind }[];
 }
 
-async function orphanBatch(ctx: OrphanContext, ids: readonly string[], groups: ReadonlyMap<string, Found>, cutoffMs: number, dryRun: boolean): Promise<Counts> {
+/** Adds what the batch deletes (or would) into `counts`, each item as its delete returns. */
+async function orphanBatch(ctx: OrphanContext, ids: readonly string[], groups: ReadonlyMap<string, Found>, cutoffMs: number, dryRun: boolean, counts: Counts): Promise<void> {
   const { api, table, limiter } = ctx;
-  const counts: Counts = { events: 0, steps: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0 };
   // Immediately before deleting: the run item (if one appeared), events, steps and counter by a consistent
   // Query of each partition, the group's other items by a consistent BatchGetItem.
   const partitions = await limiter.map(ids, (id) =>
@@ -145,7 +151,7 @@ async function orphanBatch(ctx: OrphanContext, ids: readonly string[], groups: R
   });
   if (dryRun) {
     for (const p of plans) for (const c of p.counted) counts[c.kind] += 1;
-    return counts;
+    return;
   }
 
   const counterGone = await limiter.map(plans, (p) => (p.counter === null ? Promise.resolve(true) : deleteCounter(ctx, p)));
@@ -153,11 +159,9 @@ async function orphanBatch(ctx: OrphanContext, ids: readonly string[], groups: R
   // Tokens before their hooks: a hook item is how a re-run would find its token.
   await limiter.run(() => batchDelete(api, table, live.flatMap((p) => p.index), ctx.retry));
   const counted = live.flatMap((p) => p.counted);
-  const removed = await limiter.map(counted, ({ item, kind }) => deleteIfUnchanged(ctx, item, kind));
-  counted.forEach((c, i) => {
-    if (removed[i]) counts[c.kind] += 1;
+  await limiter.map(counted, async ({ item, kind }) => {
+    if (await deleteIfUnchanged(ctx, item, kind)) counts[kind] += 1;
   });
-  return counts;
 }
 
 /** The group's plan from its items as read now; null when it stays (a run item exists, or an item is young or undatable). */

@@ -6,9 +6,14 @@
 // and whatever dependents it still has, which a re-run finds the same way.
 //
 // Counting is exact also with two sweeps at once: counted items are deleted one by one with
-// ReturnValues ALL_OLD, and only the request that got the old item back counts it.
+// ReturnValues ALL_OLD, and only the request that got the old item back counts it. Each item is
+// counted the moment its delete returns, and a failing batch waits for its requests in flight before
+// it reports (IncompleteBatchError), so a failed sweep still counts everything it removed. The one
+// thing no client can know is a delete applied by the server whose reply was lost (a cut connection):
+// the SDK's retry then finds the item gone, gets no old item back, and it goes uncounted.
 
 import type { KindCounts } from '../../engine/records.js';
+import { IncompleteBatchError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PurgeBatch, PurgeResult, RunState } from '../backend.js';
 import { awsErrorName, itemKey, keyOf, str, type DynamoApi, type Item, type ItemKey } from './client.js';
@@ -68,6 +73,8 @@ export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: b
     if (n > 0) counts[kind] = (counts[kind] ?? 0) + n;
   };
   const purged: string[] = [];
+  // Runs whose item is deleted, as the deletes return (the batch may still fail after them).
+  const gone: string[] = [];
   const blocked = new Set<string>();
   const parentOf = new Map(confirmed.map((r) => [r.runId, r.parentRunId]));
   // A run that stays keeps every ancestor in this batch: no parent goes while a child of it stays.
@@ -75,19 +82,27 @@ export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: b
     for (let p = run.parentRunId; p !== null && parentOf.has(p) && !blocked.has(p); p = parentOf.get(p) ?? null) blocked.add(p);
   };
 
-  for (const wave of waves(confirmed)) {
-    const runs = wave.filter((r) => {
-      if (!blocked.has(r.runId)) return true;
-      block(r);
-      return false;
-    });
-    const chunks: RunState[][] = [];
-    for (let i = 0; i < runs.length; i += CHUNK_RUNS) chunks.push(runs.slice(i, i + CHUNK_RUNS));
-    const outcomes = (await mapLimit(chunks, ctx.chunkConcurrency, (chunk) => purgeChunk(ctx, chunk.map((r) => current.get(r.runId)!), dryRun, add))).flat();
-    runs.forEach((run, i) => {
-      if (outcomes[i] === 'purged') purged.push(run.runId);
-      else if (outcomes[i] === 'kept') block(run);
-    });
+  try {
+    for (const wave of waves(confirmed)) {
+      const runs = wave.filter((r) => {
+        if (!blocked.has(r.runId)) return true;
+        block(r);
+        return false;
+      });
+      const chunks: RunState[][] = [];
+      for (let i = 0; i < runs.length; i += CHUNK_RUNS) chunks.push(runs.slice(i, i + CHUNK_RUNS));
+      // mapLimit and the limiter let every request in flight settle before a failure is thrown.
+      const outcomes = (
+        await mapLimit(chunks, ctx.chunkConcurrency, (chunk) => purgeChunk(ctx, chunk.map((r) => current.get(r.runId)!), dryRun, add, (id) => gone.push(id)))
+      ).flat();
+      runs.forEach((run, i) => {
+        if (outcomes[i] === 'purged') purged.push(run.runId);
+        else if (outcomes[i] === 'kept') block(run);
+      });
+    }
+  } catch (err) {
+    if (dryRun || (gone.length === 0 && Object.keys(counts).length === 0)) throw err;
+    throw new IncompleteBatchError(err, { counts, purgedRunIds: gone });
   }
   return { counts, purgedRunIds: purged };
 }
@@ -123,7 +138,7 @@ const keyId = (k: ItemKey): string => `${k.PK}\u0000${k.SK}`;
  * re-check and read, checkpoints, index items (tokens before their hooks), hooks / flags / events /
  * steps, run items last. Returns each run's outcome, in order.
  */
-async function purgeChunk(ctx: PurgeContext, reads: RunRead[], dryRun: boolean, add: Add): Promise<Outcome[]> {
+async function purgeChunk(ctx: PurgeContext, reads: RunRead[], dryRun: boolean, add: Add, onGone: (runId: string) => void): Promise<Outcome[]> {
   const { api, table, limiter } = ctx;
   const outcomes: Outcome[] = reads.map(() => 'purged');
 
@@ -169,23 +184,31 @@ async function purgeChunk(ctx: PurgeContext, reads: RunRead[], dryRun: boolean, 
     return outcomes;
   }
 
-  const deleteAll = async (keys: ItemKey[]): Promise<ItemKey[]> => {
-    const removed = await limiter.map(keys, (k) => deleteCounted(api, table, k));
-    return keys.filter((_, i) => removed[i]);
+  // Counted as each delete returns: a failure among them must not lose the ones that went.
+  const deleteAll = async (keys: ItemKey[], kindOf: (k: ItemKey) => keyof KindCounts | null): Promise<void> => {
+    await limiter.map(keys, async (k) => {
+      if (!(await deleteCounted(api, table, k))) return;
+      const kind = kindOf(k);
+      if (kind !== null) add(kind, 1);
+    });
   };
   // Checkpoints first: their keys come from the events, which go later.
-  add('checkpoints', (await deleteAll(found.flatMap((f) => f.checkpoints))).length);
+  await deleteAll(found.flatMap((f) => f.checkpoints), () => 'checkpoints');
   // Tokens before their hooks: the hook item is how a re-run would find a token.
   await limiter.run(() => batchDelete(api, table, found.flatMap((f) => [...f.tokens, ...f.indexItems]), ctx.retry));
-  add('hooks', (await deleteAll(found.flatMap((f) => f.hooks))).length);
-  add('cancellationFlags', (await deleteAll(found.flatMap((f) => f.cancellation))).length);
-  const removed = await deleteAll(found.flatMap((f) => f.events));
-  add('events', removed.filter((k) => k.SK.startsWith(EVENT_SK_PREFIX)).length);
-  add('steps', removed.filter((k) => k.SK.startsWith(STEP_SK_PREFIX)).length);
+  await deleteAll(found.flatMap((f) => f.hooks), () => 'hooks');
+  await deleteAll(found.flatMap((f) => f.cancellation), () => 'cancellationFlags');
+  await deleteAll(found.flatMap((f) => f.events), (k) => (k.SK.startsWith(EVENT_SK_PREFIX) ? 'events' : k.SK.startsWith(STEP_SK_PREFIX) ? 'steps' : null));
 
-  const last = await limiter.map(live, ({ read }) => deleteRunItem(ctx, read));
+  const last = await limiter.map(live, async ({ read }) => {
+    const outcome = await deleteRunItem(ctx, read);
+    if (outcome === 'purged') {
+      add('runs', 1);
+      onGone(read.state.runId);
+    }
+    return outcome;
+  });
   live.forEach(({ index }, j) => (outcomes[index] = last[j]!));
-  for (const o of last) if (o === 'purged') add('runs', 1);
   return outcomes;
 }
 

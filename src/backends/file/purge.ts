@@ -5,7 +5,8 @@
 
 import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { PartialCountsError, type KindCounts } from '../../engine/records.js';
+import type { KindCounts } from '../../engine/records.js';
+import { IncompleteBatchError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PurgeBatch, PurgeResult, RunState } from '../backend.js';
 import type { FlockHandle } from '../flock.js';
@@ -36,15 +37,21 @@ const CONCURRENCY = 16;
 
 export async function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
   const counts: Counts = { runs: 0, events: 0, steps: 0, hooks: 0, cancellationFlags: 0, checkpoints: 0 };
+  const done = { counts, purgedRunIds: [] as string[] };
   try {
-    return await purgeLocked(ctx, batch, dryRun, counts);
+    return await purgeLocked(ctx, batch, dryRun, done);
   } catch (err) {
     // Whatever the batch deleted before it failed is reported with the failure.
-    throw new PartialCountsError(counts, err);
+    throw new IncompleteBatchError(err, done);
   }
 }
 
-async function purgeLocked(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean, counts: Counts): Promise<PurgeResult> {
+async function purgeLocked(
+  ctx: PurgeContext,
+  batch: PurgeBatch,
+  dryRun: boolean,
+  { counts, purgedRunIds }: { counts: Counts; purgedRunIds: string[] },
+): Promise<PurgeResult> {
   const runLocks = new Map<string, FlockHandle>();
   try {
     const current = await lockAndReread(ctx, batch.runs, runLocks);
@@ -69,7 +76,6 @@ async function purgeLocked(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean
     }
 
     // Run files last, in waves: a run's file goes only after the files of all its children in the batch.
-    const purgedRunIds: string[] = [];
     for (const wave of childrenFirstWaves(confirmed)) {
       const ready = wave.filter((run) => {
         if (!stuck.has(run.runId)) return true;

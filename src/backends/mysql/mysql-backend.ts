@@ -3,9 +3,9 @@
 // a second holds the sweep lock (GET_LOCK). pyworkflow's own MySQL retention never ran (H6); this
 // one deletes children's run rows before their parents' as InnoDB checks the parent key row by row (H5).
 
-import { RetentionError } from '../../errors.js';
+import { RetentionError, translateError } from '../../errors.js';
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeOptions, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { TransactionBudget } from '../transaction-budget.js';
 import { candidatePage, childrenOf, countCandidates, toRunState } from './candidates.js';
@@ -88,9 +88,9 @@ export class MysqlBackend implements Backend {
     return (await this.run('reading child runs', (s) => childrenOf(s.conn, layout, parentRunIds))).map(toRunState);
   }
 
-  async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
+  async purgeRuns(batch: PurgeBatch, options: PurgeOptions): Promise<PurgeResult> {
     const layout = this.requireLayout();
-    return this.run(`purging a batch of ${batch.runs.length} runs`, (s) => purgeBatch({ conn: s.conn, layout, budget: this.budget, logger: this.deps.logger }, batch, options.dryRun));
+    return this.run(`purging a batch of ${batch.runs.length} runs`, (s) => purgeBatch({ conn: s.conn, layout, budget: this.budget, logger: this.deps.logger }, batch, options.dryRun, options.signal));
   }
 
   async housekeep(request: HousekeepingRequest): Promise<void> {
@@ -108,7 +108,7 @@ export class MysqlBackend implements Backend {
     try {
       return await work(this.session);
     } catch (err) {
-      throw mysqlError(this.target, action, err, this.secrets);
+      throw translateError(err, (cause) => mysqlError(this.target, action, cause, this.secrets));
     }
   }
 

@@ -27,8 +27,8 @@ export interface PurgeContext {
 }
 
 /** Purges a batch in one transaction, or in consecutive ones the transaction budget keeps short. */
-export function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
-  return purgeInBudgetedChunks(ctx.budget, batch, (chunk, purgedBefore) => purgeChunk(ctx, batch, chunk.map((r) => r.runId).sort(), purgedBefore, dryRun));
+export function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean, signal?: AbortSignal): Promise<PurgeResult> {
+  return purgeInBudgetedChunks(ctx.budget, batch, (chunk, purgedBefore) => purgeChunk(ctx, batch, chunk.map((r) => r.runId).sort(), purgedBefore, dryRun), signal);
 }
 
 async function purgeChunk(ctx: PurgeContext, batch: PurgeBatch, ids: string[], purgedBefore: ReadonlySet<string>, dryRun: boolean): Promise<PurgeResult> {

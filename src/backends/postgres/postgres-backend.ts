@@ -4,9 +4,9 @@
 // query at a time; every other statement is Citus-routable (literal id arrays, no foreign keys).
 
 import type pg from 'pg';
-import { RetentionError } from '../../errors.js';
+import { RetentionError, translateError } from '../../errors.js';
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeOptions, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { TransactionBudget } from '../transaction-budget.js';
 import { candidatePage, childrenOf, countCandidates, toRunState } from './candidates.js';
@@ -93,10 +93,15 @@ export class PostgresBackend implements Backend {
     return (await this.run('reading child runs', (c) => childrenOf(c, layout, parentRunIds))).map(toRunState);
   }
 
-  async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
+  async purgeRuns(batch: PurgeBatch, options: PurgeOptions): Promise<PurgeResult> {
     const layout = this.requireLayout();
     return this.run(`purging a batch of ${batch.runs.length} runs`, (client) =>
-      purgeBatch({ client, layout, citus: this.type === 'citus', budget: this.budget, logger: this.deps.logger }, batch, options.dryRun),
+      purgeBatch(
+        { client, layout, citus: this.type === 'citus', budget: this.budget, logger: this.deps.logger, commitStatus: (xid) => this.commitStatus(xid) },
+        batch,
+        options.dryRun,
+        options.signal,
+      ),
     );
   }
 
@@ -112,12 +117,23 @@ export class PostgresBackend implements Backend {
     );
   }
 
+  /** txid_status() of a transaction, on a session of its own (the sweep's may be the one that broke); null if unknown. */
+  private async commitStatus(xid: string): Promise<string | null> {
+    const client = await connectPostgres(this.endpoint, this.target, { applicationName: 'pyworkflow-retention commit check' });
+    try {
+      const res = await client.query<{ fate: string | null }>('SELECT txid_status($1::bigint) AS fate', [xid]);
+      return res.rows[0]?.fate ?? null;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
   private async run<T>(action: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
     if (!this.client) throw new RetentionError('BACKEND_ERROR', `${this.target}: not open`);
     try {
       return await work(this.client);
     } catch (err) {
-      throw pgError(this.target, action, err, this.secrets);
+      throw translateError(err, (cause) => pgError(this.target, action, cause, this.secrets));
     }
   }
 

@@ -30,6 +30,8 @@ export interface PurgeContext {
   citus: boolean;
   budget: TransactionBudget;
   logger: Logger;
+  /** A transaction id's fate, read on a new session (see transaction.ts): a lost COMMIT reply is resolved with it. */
+  commitStatus?: (xid: string) => Promise<string | null>;
 }
 
 interface Statement {
@@ -40,14 +42,15 @@ interface Statement {
 }
 
 /** Purges a batch in one transaction, or in consecutive ones the transaction budget keeps short. */
-export function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean): Promise<PurgeResult> {
-  return purgeInBudgetedChunks(ctx.budget, batch, (chunk, purgedBefore) => purgeChunk(ctx, batch, chunk, purgedBefore, dryRun));
+export function purgeBatch(ctx: PurgeContext, batch: PurgeBatch, dryRun: boolean, signal?: AbortSignal): Promise<PurgeResult> {
+  return purgeInBudgetedChunks(ctx.budget, batch, (chunk, purgedBefore) => purgeChunk(ctx, batch, chunk, purgedBefore, dryRun), signal);
 }
 
 async function purgeChunk(ctx: PurgeContext, batch: PurgeBatch, chunk: readonly RunState[], purgedBefore: ReadonlySet<string>, dryRun: boolean): Promise<PurgeResult> {
   const ids = chunk.map((r) => r.runId).sort();
   const probeRoots = ctx.layout.tables.has('checkpoints') && ctx.layout.checkpointMatch === 'range' ? rootIds(chunk) : [];
-  return inTransaction(ctx.client, { what: `purge ${ids.length} runs`, readOnly: dryRun, logger: ctx.logger }, async () => {
+  const options = { what: `purge ${ids.length} runs`, readOnly: dryRun, logger: ctx.logger, ...(ctx.commitStatus ? { commitStatus: ctx.commitStatus } : {}) };
+  return inTransaction(ctx.client, options, async () => {
     const [current, outside, stretch] = await settleInOrder([
       readRuns(ctx, ids, !dryRun),
       readOutsideChildren(ctx, ids),

@@ -21,7 +21,7 @@ interface Rule {
   needsSignalGone?: boolean;
 }
 
-export function runSqliteHousekeeping(db: Database.Database, layout: SqliteLayout, request: HousekeepingRequest, target: string): void {
+export async function runSqliteHousekeeping(db: Database.Database, layout: SqliteLayout, request: HousekeepingRequest, target: string): Promise<void> {
   const coarse = formatPythonUtc(new Date(request.cutoff.getTime() + COARSE_MARGIN_MS));
   const rules: Rule[] = [];
   if (layout.tables.has('signals')) {
@@ -68,6 +68,9 @@ export function runSqliteHousekeeping(db: Database.Database, layout: SqliteLayou
     const remove = db.prepare(`DELETE FROM ${rule.table} WHERE rowid IN (SELECT value FROM json_each(?))`);
     let after = 0;
     for (;;) {
+      // better-sqlite3 is synchronous: a turn of the event loop between transactions lets a stop
+      // request (SIGTERM, --max-duration) be seen at all.
+      await new Promise((resolve) => setImmediate(resolve));
       if (request.signal.aborted) throw new CancelledError('stop requested during housekeeping');
       const batch = db.transaction((): { n: number; last: number | null } => {
         const rows = select.all(after, coarse, request.batchSize) as { rid: number; t: unknown; signal_id?: string }[];

@@ -20,7 +20,7 @@ const PER_RUN: readonly { table: string; kind: keyof KindCounts; times: string[]
 // The run id of a checkpoint key `{run_id}:{step_id}`; keys without ':' (stream steps) belong to no run.
 const CHECKPOINT_RUN = "substr(step_run_id, 1, instr(step_run_id, ':') - 1)";
 
-export function runSqliteOrphanSweep(db: Database.Database, layout: SqliteLayout, request: OrphanRequest, target: string): void {
+export async function runSqliteOrphanSweep(db: Database.Database, layout: SqliteLayout, request: OrphanRequest, target: string): Promise<void> {
   const tables = PER_RUN.filter((t) => layout.tables.has(t.table));
   const checkpoints = layout.tables.has('checkpoints');
   const sources = [
@@ -53,6 +53,8 @@ export function runSqliteOrphanSweep(db: Database.Database, layout: SqliteLayout
   };
 
   for (let i = 0; i < groups.length; i += request.batchSize) {
+    // A turn of the event loop between transactions (better-sqlite3 is synchronous), so a stop request is seen.
+    await new Promise((resolve) => setImmediate(resolve));
     if (request.signal.aborted) throw new CancelledError('stop requested during the orphan sweep');
     const batch = groups.slice(i, i + request.batchSize);
     const work = db.transaction((): Partial<KindCounts> => {

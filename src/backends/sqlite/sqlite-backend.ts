@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { backendError, RetentionError } from '../../errors.js';
 import type { KindCounts } from '../../engine/records.js';
 import type {
-  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeResult, RunState, StoreLayout, SweepLock,
+  Backend, BackendDeps, CandidateQuery, HousekeepingRequest, OrphanRequest, PurgeBatch, PurgeOptions, PurgeResult, RunState, StoreLayout, SweepLock,
 } from '../backend.js';
 import { COARSE_MARGIN_MS, formatPythonUtc, parsePythonTimestamp } from '../python-time.js';
 import type { SqliteConfig } from './config.js';
@@ -119,7 +119,7 @@ export class SqliteBackend implements Backend {
     return rows.map(toState);
   }
 
-  async purgeRuns(batch: PurgeBatch, options: { dryRun: boolean }): Promise<PurgeResult> {
+  async purgeRuns(batch: PurgeBatch, options: PurgeOptions): Promise<PurgeResult> {
     const db = this.connection();
     const layout = this.requireLayout();
     const work = db.transaction((): PurgeResult => {
@@ -180,11 +180,11 @@ export class SqliteBackend implements Backend {
   }
 
   async housekeep(request: HousekeepingRequest): Promise<void> {
-    runSqliteHousekeeping(this.connection(), this.requireLayout(), request, this.target);
+    await runSqliteHousekeeping(this.connection(), this.requireLayout(), request, this.target);
   }
 
   async sweepOrphans(request: OrphanRequest): Promise<void> {
-    runSqliteOrphanSweep(this.connection(), this.requireLayout(), request, this.target);
+    await runSqliteOrphanSweep(this.connection(), this.requireLayout(), request, this.target);
   }
 
   private connection(): Database.Database {
