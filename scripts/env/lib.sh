@@ -78,3 +78,47 @@ apt_install() {
 
 # tail_log FILE: the last lines of a log, for failure messages.
 tail_log() { [[ -f "$1" ]] && { echo "----- last lines of $1 -----" >&2; tail -n 40 "$1" >&2; } || true; }
+
+# go_env WHAT: Go builds keep their module and build caches under the cache, never in $HOME/go or the
+# repo. The module cache (the downloads) stays; each build gets its own build cache (GOCACHE), deleted
+# once the binary is built: gigabytes that only a rebuild of the same version could use.
+go_env() {
+  command -v go >/dev/null 2>&1 || die "go is not installed (Go 1.24 or newer is required to build $1)"
+  export GOMODCACHE="$PYWR_CACHE/go/mod" GOCACHE="$PYWR_CACHE/go/build-$1" GOPATH="$PYWR_CACHE/go/path"
+  export GOFLAGS="-mod=mod -modcacherw -buildvcs=false -trimpath" GOTOOLCHAIN=local CGO_ENABLED=0 GOTELEMETRY=off
+  export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
+}
+
+# running PIDFILE PATTERN: the pid in PIDFILE is alive and its command line contains PATTERN (guards
+# against pid reuse).
+running() {
+  pid_alive "$1" || return 1
+  tr '\0' ' ' < "/proc/$(cat "$1")/cmdline" 2>/dev/null | grep -qF "$2"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# kubeconfig_text SERVER CA_FILE USER CERT_FILE KEY_FILE: a kubeconfig with the CA and the client
+# certificate embedded, on stdout.
+kubeconfig_text() {
+  cat <<EOK
+apiVersion: v1
+kind: Config
+clusters:
+- name: pywr-test
+  cluster:
+    server: $1
+    certificate-authority-data: $(base64 -w0 < "$2")
+users:
+- name: $3
+  user:
+    client-certificate-data: $(base64 -w0 < "$4")
+    client-key-data: $(base64 -w0 < "$5")
+contexts:
+- name: pywr-test
+  context:
+    cluster: pywr-test
+    user: $3
+current-context: pywr-test
+EOK
+}

@@ -14,16 +14,6 @@ HELM_KUBE_VERSION="${PYWR_HELM_KUBE_VERSION:-1.34}"
 HELM_DIR="$PYWR_CACHE/helm/$HELM_VERSION-k8s$HELM_KUBE_VERSION"
 HELM_BIN="$HELM_DIR/bin/helm"
 
-# Go builds keep their module and build caches under the cache, never in $HOME/go or the repo. The
-# module cache (the downloads) stays; each build gets its own build cache (GOCACHE), deleted once the
-# binary is built: gigabytes that only a rebuild of the same version could use.
-go_env() {
-  command -v go >/dev/null 2>&1 || die "go is not installed (Go 1.24 or newer is required to build helm)"
-  export GOMODCACHE="$PYWR_CACHE/go/mod" GOCACHE="$PYWR_CACHE/go/build-$1" GOPATH="$PYWR_CACHE/go/path"
-  export GOFLAGS="-mod=mod -modcacherw -buildvcs=false -trimpath" GOTOOLCHAIN=local CGO_ENABLED=0 GOTELEMETRY=off
-  export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
-}
-
 build_helm() {
   [[ -x "$HELM_BIN" ]] && return 0          # another build finished while we waited for the lock
   go_env helm

@@ -57,16 +57,6 @@ SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]
 
 # ---------------------------------------------------------------------------------------- builds
 
-# Go builds keep their module and build caches under the cache, never in $HOME/go or the repo. The
-# module cache (the downloads) stays; each build gets its own build cache (GOCACHE), deleted once the
-# binary is built: gigabytes that only a rebuild of the same version could use.
-go_env() {
-  command -v go >/dev/null 2>&1 || die "go is not installed (Go 1.24 or newer is required to build etcd and Kubernetes)"
-  export GOMODCACHE="$PYWR_CACHE/go/mod" GOCACHE="$PYWR_CACHE/go/build-$1" GOPATH="$PYWR_CACHE/go/path"
-  export GOFLAGS="-mod=mod -modcacherw -buildvcs=false -trimpath" GOTOOLCHAIN=local CGO_ENABLED=0 GOTELEMETRY=off
-  export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
-}
-
 build_etcd() {
   [[ -x "$ETCD_BIN" ]] && return 0          # another build finished while we waited for the lock
   go_env etcd
@@ -132,28 +122,8 @@ sign() {
 
 # kubeconfig FILE USER CERT: a kubeconfig with embedded CA and client certificate.
 kubeconfig() {
-  local file="$1" user="$2" cert="$3"
-  cat > "$file.tmp" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: pywr-test
-  cluster:
-    server: $APISERVER_URL
-    certificate-authority-data: $(base64 -w0 < "$PKI/ca.crt")
-users:
-- name: $user
-  user:
-    client-certificate-data: $(base64 -w0 < "$PKI/$cert.crt")
-    client-key-data: $(base64 -w0 < "$PKI/$cert.key")
-contexts:
-- name: pywr-test
-  context:
-    cluster: pywr-test
-    user: $user
-current-context: pywr-test
-EOF
-  chmod 600 "$file.tmp"; mv "$file.tmp" "$file"
+  kubeconfig_text "$APISERVER_URL" "$PKI/ca.crt" "$2" "$PKI/$3.crt" "$PKI/$3.key" > "$1.tmp"
+  chmod 600 "$1.tmp"; mv "$1.tmp" "$1"
 }
 
 ensure_config() {
@@ -205,14 +175,6 @@ EOF
 }
 
 # ------------------------------------------------------------------------------------ processes
-
-# running PIDFILE BINARY: the pid in PIDFILE is alive and runs BINARY (guards against pid reuse).
-running() {
-  pid_alive "$1" || return 1
-  tr '\0' ' ' < "/proc/$(cat "$1")/cmdline" 2>/dev/null | grep -qF "$2"
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 etcd_healthy() { curl -fsS -m 3 "$ETCD_URL/health" 2>/dev/null | grep -q '"health":"true"'; }
 apiserver_ready() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" --request-timeout=5s get --raw /readyz >/dev/null 2>&1; }

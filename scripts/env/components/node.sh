@@ -99,13 +99,6 @@ ensure_packages() {
 
 # ---------------------------------------------------------------------------------------- builds
 
-go_env() {
-  command -v go >/dev/null 2>&1 || die "go is not installed (Go 1.24 or newer is required to build the kubelet)"
-  export GOMODCACHE="$PYWR_CACHE/go/mod" GOCACHE="$PYWR_CACHE/go/build-$1" GOPATH="$PYWR_CACHE/go/path"
-  export GOFLAGS="-mod=mod -modcacherw -buildvcs=false -trimpath" GOTOOLCHAIN=local CGO_ENABLED=0 GOTELEMETRY=off
-  export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
-}
-
 # kubelet and kube-scheduler in one `go build` (they share most packages), in kube.sh's wrapper module.
 build_node_binaries() {
   [[ -x "$KUBELET_BIN" && -x "$SCHED_BIN" ]] && return 0   # built while we waited for the lock
@@ -269,11 +262,6 @@ EOF
 EOF
 }
 
-running() {
-  pid_alive "$1" || return 1
-  tr '\0' ' ' < "/proc/$(cat "$1")/cmdline" 2>/dev/null | grep -qF "$2"
-}
-
 containerd_ready() { ctr -a "$SOCK" version >/dev/null 2>&1; }
 
 start_containerd() {
@@ -326,27 +314,7 @@ client_cert() {
 
 # write_kubeconfig FILE USER CERT: true when the file changed.
 write_kubeconfig() {
-  local file="$1" user="$2" cert="$3"
-  install_file "$file" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: pywr-test
-  cluster:
-    server: $APISERVER_URL
-    certificate-authority-data: $(base64 -w0 < "$KUBE_PKI/ca.crt")
-users:
-- name: $user
-  user:
-    client-certificate-data: $(base64 -w0 < "$PKI/$cert.crt")
-    client-key-data: $(base64 -w0 < "$PKI/$cert.key")
-contexts:
-- name: pywr-test
-  context:
-    cluster: pywr-test
-    user: $user
-current-context: pywr-test
-EOF
+  kubeconfig_text "$APISERVER_URL" "$KUBE_PKI/ca.crt" "$2" "$PKI/$3.crt" "$PKI/$3.key" | install_file "$1"
 }
 
 write_node_config() {
@@ -432,7 +400,6 @@ node_ready() {
   renewed="$(kubectl_admin -n kube-node-lease get lease "$NODE_NAME" -o 'jsonpath={.spec.renewTime}' 2>/dev/null)" || return 1
   [[ -n "$renewed" ]] && (( $(date -d "$renewed" +%s) >= $1 ))
 }
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start_kubelet() {
   if running "$KUBELET_PID" "$KUBELET_BIN" && (( KUBELET_CHANGED )); then
