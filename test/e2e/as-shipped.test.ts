@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RetentionPolicy, StorageBackend } from '../../src/api/generated/types.js';
-import type { Job } from '../../src/reconcilers/workloads.js';
+import type { CronJob, Job } from '../../src/reconcilers/workloads.js';
 import { eventually, helm, helmOk, kubectl, kubectlOk } from '../support/kubectl.js';
 import { expectedPurged, interopSpec, type RunFacts } from '../support/interop.js';
 import { pyworkflow, type Inspection, type Manifest } from '../support/pyworkflow.js';
@@ -160,10 +160,12 @@ function auditByUser(username: string, verb: string, resource: string, namespace
 const getPolicy = (name: string): Promise<RetentionPolicy> => getJson<RetentionPolicy>(['get', 'rp', name, '-n', POL_NS]);
 
 beforeAll(async () => {
+  const t0 = Date.now();
   const built = await runProcess('npm', ['--prefix', REPO_ROOT, 'run', '--silent', 'image'], { timeoutMs: 1_200_000 });
   if (built.code !== 0) throw new Error(`npm run image failed (${built.code}):\n${built.stderr.slice(-4000)}`);
   image = built.stdout.trim().split('\n').at(-1) ?? '';
   expect(image).toMatch(/^localhost\/pyworkflow-retention-operator:\d+\.\d+\.\d+-[0-9a-f]{12}$/);
+  console.log(`npm run image: ${image} in ${Date.now() - t0} ms`);
   work = mkdtempSync(join(tmpdir(), 'pywr-shipped-'));
   metricsPort = await freePort();
   do healthPort = await freePort(); while (healthPort === metricsPort);
@@ -176,8 +178,10 @@ beforeAll(async () => {
 }, 1_200_000); // a cold image build takes minutes; a warm one seconds
 
 afterAll(async () => {
+  const t0 = Date.now();
   await helm(['uninstall', RELEASE, '-n', REL_NS, '--ignore-not-found', '--wait', '--timeout', '60s']);
   await kubectl(['delete', 'namespace', POL_NS, REL_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+  console.log(`cleanup: release and namespaces gone in ${Date.now() - t0} ms`);
   for (const s of stores) await s.deleteVolume?.().catch(() => undefined);
   for (const s of stores) rmSync(s.hostDir, { recursive: true, force: true });
   if (work) rmSync(work, { recursive: true, force: true });
@@ -280,35 +284,63 @@ describe('the operator as shipped, on the real node', () => {
     });
     await apply(POL_NS, ...stores.map(backend), ...stores.map(policy));
 
-    for (const s of stores) {
-      // The first run the CronJob controller starts on schedule (run-now Jobs are named rp-<policy>-now-*).
-      const done = await eventually(`a scheduled run of ${s.policy} in status.lastRun`, 200_000, async () => {
+    // The first run the CronJob controller starts on schedule (run-now Jobs would be named rp-<policy>-now-*);
+    // then the policy is suspended so that the runs to check stop growing.
+    await Promise.all(stores.map(async (s) => {
+      await eventually(`a scheduled run of ${s.policy} in status.lastRun`, 200_000, async () => {
         const p = await getPolicy(s.policy);
-        return p.status?.lastRun?.jobName && !p.status.lastRun.jobName.includes('-now-') ? p : undefined;
+        return p.status?.lastRun?.jobName ? p : undefined;
       });
-      const lastRun = done.status!.lastRun!;
-      expect(lastRun.outcome, JSON.stringify(done.status, null, 1)).toBe('Succeeded');
-      const job = await getJson<Job>(['get', 'job', lastRun.jobName, '-n', POL_NS]);
-      expect(job.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'CronJob', name: `rp-${s.policy}` });
-      expect(job.metadata.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp']).toBeDefined();
+      await kubectlOk(['patch', 'rp', s.policy, '-n', POL_NS, '--type=merge', '-p', '{"spec":{"suspend":true}}']);
+    }));
 
-      // The pod ran on the real node; the result in the status is what the kubelet read from its termination message.
-      const pods = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', POL_NS, '-l', `job-name=${lastRun.jobName}`]);
-      expect(pods.items).toHaveLength(1);
-      const runPod = pods.items[0]!;
-      expect(runPod.spec?.nodeName).toBe(node.name);
-      expect(runPod.spec?.securityContext).toMatchObject({ runAsUser: 65532, supplementalGroups: [OWNER_GID] });
-      const terminated = runPod.status?.containerStatuses?.[0]?.state?.terminated;
-      expect(terminated?.reason).toBe('Completed');
-      const report = JSON.parse(terminated!.message!) as { outcome: string; deleted: Record<string, number>; cutoff: string };
-      expect(report.outcome).toBe('succeeded');
-      expect(lastRun.deleted).toEqual(report.deleted);
-      expect(lastRun.cutoff).toBe(report.cutoff);
+    for (const s of stores) {
+      // Every Job of the CronJob (one more may have started before the suspension) finished and counted.
+      const done = await eventually(`every run of ${s.policy} finished and in status.history`, 120_000, async () => {
+        const cron = await getJson<CronJob>(['get', 'cronjob', `rp-${s.policy}`, '-n', POL_NS]);
+        if (cron.spec.suspend !== true || (cron.status?.active?.length ?? 0) > 0) return undefined;
+        const jobs = (await getJson<{ items: Job[] }>(['get', 'jobs', '-n', POL_NS])).items.filter((j) => j.metadata.ownerReferences?.[0]?.name === `rp-${s.policy}`);
+        const p = await getPolicy(s.policy);
+        const counted = new Set(p.status?.history?.map((h) => h.jobName));
+        return jobs.length > 0 && jobs.every((j) => counted.has(j.metadata.name)) && p.status?.lastRun?.jobName ? { p, jobs } : undefined;
+      });
+      const status = done.p.status!;
+      expect(status.history?.every((h) => h.outcome === 'Succeeded'), JSON.stringify(status, null, 1)).toBe(true);
+      for (const job of done.jobs) {
+        expect(job.metadata.name).not.toContain('-now-');
+        expect(job.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'CronJob', name: `rp-${s.policy}` });
+        expect(job.metadata.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp']).toBeDefined();
+      }
+
+      // Each run's pod ran on the real node; what the status says is what the kubelet read from its termination message.
+      const reportOf = async (jobName: string): Promise<{ outcome: string; deleted: Record<string, number>; cutoff: string }> => {
+        const pods = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', POL_NS, '-l', `job-name=${jobName}`]);
+        expect(pods.items).toHaveLength(1);
+        const runPod = pods.items[0]!;
+        expect(runPod.spec?.nodeName).toBe(node.name);
+        expect(runPod.spec?.securityContext).toMatchObject({ runAsUser: 65532, supplementalGroups: [OWNER_GID] });
+        const terminated = runPod.status?.containerStatuses?.[0]?.state?.terminated;
+        expect(terminated?.reason).toBe('Completed');
+        const report = JSON.parse(terminated!.message!) as { outcome: string; deleted: Record<string, number>; cutoff: string };
+        expect(report.outcome).toBe('succeeded');
+        return report;
+      };
+      const lastRun = status.lastRun!;
+      const lastReport = await reportOf(lastRun.jobName);
+      expect(lastRun.outcome).toBe('Succeeded');
+      expect(lastRun.deleted).toEqual(lastReport.deleted);
+      expect(lastRun.cutoff).toBe(lastReport.cutoff);
+      // The first run (history is newest first) deleted everything eligible; any later one found nothing.
+      const history = status.history!;
+      const report = await reportOf(history.at(-1)!.jobName);
+      expect(history.at(-1)!.deleted).toEqual(report.deleted);
+      for (const h of history.slice(0, -1)) expect(h.deleted?.runs, h.jobName).toBe(0);
 
       // Exactly the eligible runs are gone, as pyworkflow itself reads the store back.
       const purged = expectedPurged(s.facts!, Date.parse(report.cutoff));
       expect(purged.size).toBeGreaterThan(5);
       expect(report.deleted.runs).toBe(purged.size);
+      expect(status.totals).toMatchObject({ runs: purged.size, runsSucceeded: history.length, runsFailed: 0 });
       const after = await pyworkflow<Inspection>('inspect', s.storage, ['--run-ids', s.manifest!.runs.map((r) => r.run_id).join(','), '--manifest', '-'], s.manifest);
       for (const r of s.facts!) {
         if (purged.has(r.run_id)) expect(after.runs[r.run_id]?.exists, `${s.kind} ${r.run_id} (${r.status}, ${r.updated_at}) should be purged`).toBe(false);
@@ -334,6 +366,13 @@ describe('the operator as shipped, on the real node', () => {
   it('helm uninstall leaves nothing of the release but the CRDs', async () => {
     await helmOk(['uninstall', RELEASE, '-n', REL_NS, '--wait', '--timeout', '120s']);
     const selector = `app.kubernetes.io/instance=${RELEASE}`;
+    // The Deployment is gone at once; its pod within the controller's shutdown.
+    const stopping = Date.now();
+    await eventually('the controller pod to be gone', 90_000, async () => {
+      const pods = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', REL_NS]);
+      return pods.items.length === 0 ? true : undefined;
+    });
+    console.log(`controller pod gone ${Date.now() - stopping} ms after helm uninstall returned`);
     for (const ns of [REL_NS, POL_NS]) {
       const left = await kubectlOk(['get', 'all,serviceaccounts,roles,rolebindings,configmaps,secrets,poddisruptionbudgets,endpointslices', '-n', ns, '-l', selector, '-o', 'name']);
       expect(left.trim(), `left in ${ns}`).toBe('');
@@ -342,10 +381,6 @@ describe('the operator as shipped, on the real node', () => {
     expect(helmSecrets.trim()).toBe('');
     const cluster = await kubectlOk(['get', 'clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings', '-l', selector, '-o', 'name']);
     expect(cluster.trim()).toBe('');
-    await eventually('the controller pod to be gone', 60_000, async () => {
-      const pods = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', REL_NS]);
-      return pods.items.length === 0 ? true : undefined;
-    });
     // The CRDs stay (helm.sh/resource-policy: keep), and with them the policies.
     for (const crd of ['retentionpolicies.retention.pyworkflow.io', 'storagebackends.retention.pyworkflow.io']) {
       expect(await tryGetJson(['get', 'crd', crd]), crd).toBeDefined();
