@@ -363,6 +363,72 @@ describe('the operator as shipped, on the real node', () => {
     for (const s of stores) expect(sample(text, 'pyworkflow_retention_runs_total', { namespace: POL_NS, policy: s.policy, outcome: 'Succeeded' })).toBeGreaterThanOrEqual(1);
   });
 
+  it('a run OOM-killed by a small memory limit and a run stopped by its deadline: the status names the cause; the next runs succeed', async () => {
+    // A running sweep never reaches activeDeadlineSeconds: it stops itself at --max-duration and reports
+    // (src/reconcilers/desired-cronjob.ts), and a run that reported is accounted by its report. The
+    // deadline is reached here by a run pod that cannot be scheduled (a node label no node has).
+    const sqlite = stores.find((s) => s.kind === 'sqlite')!;
+    const jobTemplate = { tolerations: [node.toleration], securityContext: { supplementalGroups: [OWNER_GID] } };
+    const rp = (name: string, extra: Record<string, unknown>): RetentionPolicy => ({
+      apiVersion: API,
+      kind: 'RetentionPolicy',
+      metadata: { name },
+      spec: { retentionDays: 30, backendRef: { name: sqlite.kind }, schedule: '0 0 1 1 *', ...extra } as RetentionPolicy['spec'],
+    });
+    await apply(POL_NS,
+      // Node.js needs more than this much anonymous memory to start.
+      rp('oom', { jobTemplate: { ...jobTemplate, resources: { limits: { memory: '12Mi' } } } }),
+      rp('late', { activeDeadlineSeconds: 60, jobTemplate: { ...jobTemplate, nodeSelector: { 'pyworkflow.io/no-such-node': 'true' } } }),
+    );
+    await eventually('the CronJobs of the oom and late policies', 30_000, async () =>
+      (await tryGetJson(['get', 'cronjob', 'rp-oom', '-n', POL_NS])) && (await tryGetJson(['get', 'cronjob', 'rp-late', '-n', POL_NS])) ? true : undefined);
+
+    const runNow = async (policy: string, token: string, timeoutMs: number): Promise<RetentionPolicy> => {
+      await kubectlOk(['annotate', '--overwrite', 'rp', policy, '-n', POL_NS, `retention.pyworkflow.io/run-now=${token}`]);
+      return eventually(`the result of run-now ${token} of ${policy}`, timeoutMs, async () => {
+        const p = await getPolicy(policy);
+        return p.status?.lastRunNowToken === token && p.status.lastRun?.jobName?.includes('-now-') && p.status.history?.some((h) => h.jobName === p.status?.lastRun?.jobName) ? p : undefined;
+      });
+    };
+    const [oom, late] = await Promise.all([runNow('oom', 'oom-1', 120_000), runNow('late', 'late-1', 180_000)]);
+
+    expect(oom.status?.lastRun, JSON.stringify(oom.status?.lastRun)).toMatchObject({ outcome: 'Failed' });
+    expect(oom.status?.lastRun?.message).toContain('OOMKilled');
+    expect(oom.status?.conditions?.find((c) => c.type === 'LastRunSucceeded')).toMatchObject({ status: 'False' });
+    const oomPods = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', POL_NS, '-l', `job-name=${oom.status!.lastRun!.jobName}`]);
+    expect(oomPods.items[0]?.spec?.nodeName).toBe(node.name);
+    expect(oomPods.items[0]?.status?.containerStatuses?.[0]?.state?.terminated?.reason).toBe('OOMKilled');
+
+    expect(late.status?.lastRun, JSON.stringify(late.status?.lastRun)).toMatchObject({ outcome: 'Failed' });
+    expect(late.status?.lastRun?.message).toContain('DeadlineExceeded');
+    expect(late.status?.conditions?.find((c) => c.type === 'LastRunSucceeded')).toMatchObject({ status: 'False', reason: 'DeadlineExceeded' });
+
+    // With the cause gone, the next run of each succeeds (the store was swept already: nothing left to delete).
+    await kubectlOk(['patch', 'rp', 'oom', '-n', POL_NS, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/jobTemplate/resources' }])]);
+    await kubectlOk(['patch', 'rp', 'late', '-n', POL_NS, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/jobTemplate/nodeSelector' }])]);
+    const [oom2, late2] = await Promise.all([runNow('oom', 'oom-2', 120_000), runNow('late', 'late-2', 120_000)]);
+    for (const p of [oom2, late2]) {
+      expect(p.status?.lastRun, JSON.stringify(p.status?.lastRun)).toMatchObject({ outcome: 'Succeeded', deleted: { runs: 0 } });
+      expect(p.status?.totals).toMatchObject({ runsSucceeded: 1, runsFailed: 1 });
+    }
+  });
+
+  it('helm upgrade with a changed value rolls the controller (one pod at a time on the host network) and it leads again', async () => {
+    const before = await controllerPod();
+    await helmOk(['upgrade', RELEASE, CHART, '-n', REL_NS, '-f', join(work, 'values.json'), '--set', 'logLevel=debug', '--timeout', '2m']);
+    const pod = await eventually('the upgraded controller pod Running and ready', 180_000, async () => {
+      const d = await getJson<{ metadata: { generation: number }; status?: { observedGeneration?: number; updatedReplicas?: number; availableReplicas?: number; replicas?: number } }>(['get', 'deployment', FULLNAME, '-n', REL_NS]);
+      if (d.status?.observedGeneration !== d.metadata.generation || d.status.updatedReplicas !== 1 || d.status.availableReplicas !== 1 || d.status.replicas !== 1) return undefined;
+      const p = await controllerPod();
+      return p.metadata.name !== before.metadata.name && p.status?.containerStatuses?.[0]?.ready ? p : undefined;
+    });
+    expect(pod.spec?.containers[0]?.args).toContain('--log-level=debug');
+    await eventually('the upgraded controller to lead', 90_000, async () => (controllerLog(pod.metadata.name).some((l) => l.msg === 'acting as leader') ? true : undefined));
+    expect(controllerLog(pod.metadata.name).some((l) => l.level === 'debug')).toBe(true);
+    const history = JSON.parse(await helmOk(['history', RELEASE, '-n', REL_NS, '-o', 'json'])) as { revision: number; status: string }[];
+    expect(history.map((h) => [h.revision, h.status])).toEqual([[1, 'superseded'], [2, 'deployed']]);
+  });
+
   it('helm uninstall leaves nothing of the release but the CRDs', async () => {
     await helmOk(['uninstall', RELEASE, '-n', REL_NS, '--wait', '--timeout', '120s']);
     const selector = `app.kubernetes.io/instance=${RELEASE}`;
@@ -385,6 +451,6 @@ describe('the operator as shipped, on the real node', () => {
     for (const crd of ['retentionpolicies.retention.pyworkflow.io', 'storagebackends.retention.pyworkflow.io']) {
       expect(await tryGetJson(['get', 'crd', crd]), crd).toBeDefined();
     }
-    expect((await getJson<{ items: unknown[] }>(['get', 'rp', '-n', POL_NS])).items).toHaveLength(stores.length);
+    expect((await getJson<{ items: unknown[] }>(['get', 'rp', '-n', POL_NS])).items).toHaveLength(4);
   });
 });
