@@ -385,9 +385,11 @@ describe('the operator as shipped, on the real node', () => {
 
     const runNow = async (policy: string, token: string, timeoutMs: number): Promise<RetentionPolicy> => {
       await kubectlOk(['annotate', '--overwrite', 'rp', policy, '-n', POL_NS, `retention.pyworkflow.io/run-now=${token}`]);
-      return eventually(`the result of run-now ${token} of ${policy}`, timeoutMs, async () => {
+      const job = await eventually(`the Job of run-now ${token}`, 30_000, async () =>
+        (await getJson<{ items: Job[] }>(['get', 'jobs', '-n', POL_NS])).items.find((j) => j.metadata.annotations?.['retention.pyworkflow.io/run-now-token'] === token));
+      return eventually(`the result of ${job.metadata.name} (run-now ${token} of ${policy}) in status.lastRun`, timeoutMs, async () => {
         const p = await getPolicy(policy);
-        return p.status?.lastRunNowToken === token && p.status.lastRun?.jobName?.includes('-now-') && p.status.history?.some((h) => h.jobName === p.status?.lastRun?.jobName) ? p : undefined;
+        return p.status?.lastRun?.jobName === job.metadata.name ? p : undefined;
       });
     };
     const [oom, late] = await Promise.all([runNow('oom', 'oom-1', 120_000), runNow('late', 'late-1', 180_000)]);
@@ -413,18 +415,27 @@ describe('the operator as shipped, on the real node', () => {
     }
   });
 
-  it('helm upgrade with a changed value rolls the controller (one pod at a time on the host network) and it leads again', async () => {
+  it('helm upgrade with a changed value (the metrics port) rolls the controller one pod at a time on the host network; it leads again and /metrics follows', async () => {
     const before = await controllerPod();
-    await helmOk(['upgrade', RELEASE, CHART, '-n', REL_NS, '-f', join(work, 'values.json'), '--set', 'logLevel=debug', '--timeout', '2m']);
+    let newPort = await freePort();
+    while (newPort === healthPort || newPort === metricsPort) newPort = await freePort();
+    await helmOk(['upgrade', RELEASE, CHART, '-n', REL_NS, '-f', join(work, 'values.json'), '--set', `metrics.port=${newPort}`, '--timeout', '2m']);
     const pod = await eventually('the upgraded controller pod Running and ready', 180_000, async () => {
       const d = await getJson<{ metadata: { generation: number }; status?: { observedGeneration?: number; updatedReplicas?: number; availableReplicas?: number; replicas?: number } }>(['get', 'deployment', FULLNAME, '-n', REL_NS]);
       if (d.status?.observedGeneration !== d.metadata.generation || d.status.updatedReplicas !== 1 || d.status.availableReplicas !== 1 || d.status.replicas !== 1) return undefined;
       const p = await controllerPod();
       return p.metadata.name !== before.metadata.name && p.status?.containerStatuses?.[0]?.ready ? p : undefined;
     });
-    expect(pod.spec?.containers[0]?.args).toContain('--log-level=debug');
+    expect(pod.spec?.containers[0]?.args).toContain(`--metrics-bind-address=:${newPort}`);
     await eventually('the upgraded controller to lead', 90_000, async () => (controllerLog(pod.metadata.name).some((l) => l.msg === 'acting as leader') ? true : undefined));
-    expect(controllerLog(pod.metadata.name).some((l) => l.level === 'debug')).toBe(true);
+    // The Service and its EndpointSlice follow the new port.
+    const url = await eventually('the EndpointSlice to name the new port', 60_000, async () => {
+      const u = await metricsEndpoint();
+      return u.endsWith(`:${newPort}/metrics`) ? u : undefined;
+    });
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(sample(await res.text(), 'pyworkflow_retention_leader', {})).toBe(1);
     const history = JSON.parse(await helmOk(['history', RELEASE, '-n', REL_NS, '-o', 'json'])) as { revision: number; status: string }[];
     expect(history.map((h) => [h.revision, h.status])).toEqual([[1, 'superseded'], [2, 'deployed']]);
   });
