@@ -379,6 +379,8 @@ describe('the operator as shipped, on the real node', () => {
       // Node.js needs more than this much anonymous memory to start.
       rp('oom', { jobTemplate: { ...jobTemplate, resources: { limits: { memory: '12Mi' } } } }),
       rp('late', { activeDeadlineSeconds: 60, jobTemplate: { ...jobTemplate, nodeSelector: { 'pyworkflow.io/no-such-node': 'true' } } }),
+      // Without the store's group the run pod (uid 65532) cannot open it: the ownership is real.
+      rp('no-group', { jobTemplate: { tolerations: [node.toleration] } }),
     );
     await eventually('the CronJobs of the oom and late policies', 30_000, async () =>
       (await tryGetJson(['get', 'cronjob', 'rp-oom', '-n', POL_NS])) && (await tryGetJson(['get', 'cronjob', 'rp-late', '-n', POL_NS])) ? true : undefined);
@@ -392,7 +394,10 @@ describe('the operator as shipped, on the real node', () => {
         return p.status?.lastRun?.jobName === job.metadata.name ? p : undefined;
       });
     };
-    const [oom, late] = await Promise.all([runNow('oom', 'oom-1', 120_000), runNow('late', 'late-1', 180_000)]);
+    const [oom, late, noGroup] = await Promise.all([runNow('oom', 'oom-1', 120_000), runNow('late', 'late-1', 180_000), runNow('no-group', 'no-group-1', 120_000)]);
+
+    expect(noGroup.status?.lastRun, JSON.stringify(noGroup.status?.lastRun)).toMatchObject({ outcome: 'Failed' });
+    expect(noGroup.status?.lastRun?.message).toContain('permission denied');
 
     expect(oom.status?.lastRun, JSON.stringify(oom.status?.lastRun)).toMatchObject({ outcome: 'Failed' });
     expect(oom.status?.lastRun?.message).toContain('OOMKilled');
@@ -462,6 +467,6 @@ describe('the operator as shipped, on the real node', () => {
     for (const crd of ['retentionpolicies.retention.pyworkflow.io', 'storagebackends.retention.pyworkflow.io']) {
       expect(await tryGetJson(['get', 'crd', crd]), crd).toBeDefined();
     }
-    expect((await getJson<{ items: unknown[] }>(['get', 'rp', '-n', POL_NS])).items).toHaveLength(4);
+    expect((await getJson<{ items: unknown[] }>(['get', 'rp', '-n', POL_NS])).items).toHaveLength(5);
   });
 });
