@@ -12,6 +12,8 @@
 // kube-proxy and its pod network no route to the API server on 127.0.0.1. So one replica only (two
 // host-network replicas would need the same ports on the one node), and the release namespace is
 // `privileged`; the run pods keep their own network namespace in the `restricted` policy namespace.
+// Leader election between two replicas is therefore not exercised here (and the API server's service
+// proxy refuses loopback endpoints, so /metrics is fetched from the EndpointSlice's address directly).
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
