@@ -85,8 +85,10 @@ report_size() {
     echo "  node_modules, largest packages:"
     { find app/node_modules -mindepth 1 -maxdepth 1 -type d ! -name '@*' ! -name '.*'
       find app/node_modules -mindepth 2 -maxdepth 2 -type d -path 'app/node_modules/@*/*'; } \
-      | xargs du -sm | sort -rn | head -8 \
-      | awk '{ printf "  %5s MB  /%s\n", $1, $2 }' ) >&2
+      | xargs du -sm | sort -rn \
+      | awk 'NR <= 8 { printf "  %5s MB  /%s\n", $1, $2 }' ) >&2
+  # (awk reads to the end: `head` would close the pipe early and, under pipefail, sort's SIGPIPE
+  # would fail the whole build with exit 141.)
   "${BUILDAH[@]}" umount "$ctr" >/dev/null
   "${BUILDAH[@]}" rm "$ctr" >/dev/null
 }

@@ -7,10 +7,10 @@ import { runCli } from './cli.js';
 import { pyworkflow, type Inspection, type Manifest } from './pyworkflow.js';
 
 const DAY = 86_400_000;
-const STATUSES = ['pending', 'running', 'suspended', 'completed', 'failed', 'cancelled', 'continued_as_new', 'interrupted'];
+export const STATUSES = ['pending', 'running', 'suspended', 'completed', 'failed', 'cancelled', 'continued_as_new', 'interrupted'];
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'continued_as_new', 'interrupted']);
 
-interface RunFacts {
+export interface RunFacts {
   run_id: string;
   status: string;
   updated_at: string;
@@ -94,7 +94,7 @@ export function interopSpec(now: Date, options: { streams: boolean; scheduledSig
 }
 
 /** Expected purge per the product rules, from what pyworkflow itself reads back before the sweep. */
-function expectedPurged(runs: RunFacts[], cutoff: number): Set<string> {
+export function expectedPurged(runs: RunFacts[], cutoff: number): Set<string> {
   const kids = new Map<string, string[]>();
   for (const r of runs) if (r.parent_run_id) kids.set(r.parent_run_id, [...(kids.get(r.parent_run_id) ?? []), r.run_id]);
   const doomed = new Set(runs.filter((r) => TERMINAL.has(r.status) && Date.parse(r.updated_at) < cutoff).map((r) => r.run_id));
