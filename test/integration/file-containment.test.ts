@@ -2,33 +2,16 @@
 // The reproduction of issue 8 item 1: run ids in the store's own contents that point outside it
 // (`_token_index.json` values, a step file's run_id, a legacy hook file's absolute run_id) never make a
 // sweep read, count or delete anything outside the store; they are named in a warning and counted.
-import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SweepReport } from '../../src/engine/report.js';
 import { runCli } from '../support/cli.js';
 import { pyworkflow, type Inspection, type Manifest } from '../support/pyworkflow.js';
+import { treeHash } from '../support/tree-hash.js';
 
 const DAY = 86_400_000;
-
-/** Every entry under `dir` but `skip`, with its mode, mtime and bytes. */
-function treeHash(dir: string, skip: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const path = join(d, name);
-      if (path === skip) continue;
-      const st = lstatSync(path);
-      h.update(`${path}\0${st.mode}\0${st.mtimeMs}\0`);
-      if (st.isDirectory()) walk(path);
-      else h.update(readFileSync(path));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
-}
 
 describe('file store containment with a store written by real pyworkflow', () => {
   it('ids from _token_index.json, a step file and a legacy hook file that point outside never touch what is there', async () => {

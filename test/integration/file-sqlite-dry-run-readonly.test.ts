@@ -1,9 +1,8 @@
 // Needs: the built CLI and setpriv(1) (util-linux), to run it as an unprivileged user (tests run as
 // root, to whom every directory is writable). A dry run writes nothing: it works on a store its user
 // can only read, and leaves no lock file behind; the file store and the SQLite store alike.
-import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SweepReport } from '../../src/engine/report.js';
 import { runCli } from '../support/cli.js';
@@ -13,6 +12,7 @@ import { sqliteFixture } from '../support/stores/sqlite-store.js';
 import type { StoreFixture, StoreHandle } from '../support/stores/store-fixture.js';
 import { CLI_PATH } from '../support/test-env.js';
 import { emptyDataset, type Dataset } from '../../src/model/dataset.js';
+import { treeHash } from '../support/tree-hash.js';
 
 const NOBODY = '65534';
 const OLD = new Date(Date.now() - 90 * 86_400_000);
@@ -34,22 +34,6 @@ function dataset(): Dataset {
     d.cancellationFlags.push({ run_id: id, created_at: OLD });
   }
   return d;
-}
-
-/** Every entry under `dir` (lock files included) with its mode, mtime and bytes. */
-function treeHash(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const path = join(d, name);
-      const st = lstatSync(path);
-      h.update(`${path}\0${st.mode}\0${st.mtimeMs}\0`);
-      if (st.isDirectory()) walk(path);
-      else h.update(readFileSync(path));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
 }
 
 async function dryRunAsNobody(fixture: StoreFixture): Promise<void> {

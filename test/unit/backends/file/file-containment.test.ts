@@ -2,8 +2,7 @@
 // look-alikes of `/` and `.`) planted in every place the file store reads run ids from never make a sweep
 // (dry or real, with --orphans) touch anything outside the store, byte for byte; the legitimate runs are
 // still swept exactly as the oracle says, and every unsafe id is counted once as skippedUnsafe.
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { generateDataset } from '../../../../src/model/generate.js';
 import { expectedAfterSweep } from '../../../support/oracle.js';
 import { fileStoreFixture } from '../../../support/stores/file-store.js';
 import { sweepScenario } from '../../../support/sweep-property.js';
+import { treeHash } from '../../../support/tree-hash.js';
 
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const DAY = 86_400_000;
@@ -92,23 +92,6 @@ function plantWitnesses(dir: string): void {
       }
     }
   }
-}
-
-/** Every path under `dir` but the store, with its type, mode, mtime and bytes. */
-function treeHash(dir: string, skip: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const path = join(d, name);
-      if (path === skip) continue;
-      const st = lstatSync(path);
-      h.update(`${path}\0${st.mode}\0${st.mtimeMs}\0`);
-      if (st.isDirectory()) walk(path);
-      else h.update(readFileSync(path));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
 }
 
 describe('file store containment', () => {
