@@ -61,7 +61,8 @@ export function secretsOf(config: StorageConfig): string[] {
   const c = config as unknown as Record<string, unknown>;
   if (typeof c.password === 'string') out.push(c.password, encodeURIComponent(c.password));
   if (typeof c.dsn === 'string') out.push(...dsnSecrets(c.dsn));
-  return out.filter((s) => s.length >= 3);
+  // Log lines are redacted after JSON serialisation, where a secret with `"`, `\` or a control character appears escaped.
+  return [...out, ...out.map((s) => JSON.stringify(s).slice(1, -1))].filter((s) => s.length >= 3);
 }
 
 /**

@@ -96,8 +96,16 @@ function describeErrors(errors: ErrorObject[]): string {
 
 function parseText(text: string, format: 'json' | 'yaml', where: string): unknown {
   try {
-    return format === 'yaml' ? (parseYaml(text) as unknown) : (JSON.parse(text) as unknown);
+    // logLevel silent: the yaml library would print warnings that quote the source line, password included.
+    return format === 'yaml' ? (parseYaml(text, { logLevel: 'silent' }) as unknown) : (JSON.parse(text) as unknown);
   } catch (err) {
+    // A YAML error's message quotes the source (an alias name, a tag, the line): keep its code and position only.
+    const yamlError = err as { code?: unknown; linePos?: { line: number; col: number }[] };
+    if (format === 'yaml') {
+      const what = typeof yamlError.code === 'string' ? yamlError.code : err instanceof Error ? err.name : 'parse error';
+      const at = yamlError.linePos?.[0];
+      throw new InvalidInputError(`${where}: not valid YAML (${what}${at ? ` at line ${at.line}, column ${at.col}` : ''})`, 'INVALID_STORAGE_CONFIG');
+    }
     // V8 quotes the text around a bad JSON token, and that text may be a password: keep the description only.
     const detail = err instanceof Error ? err.message.split('\n')[0]!.replace(/, .* is not valid JSON$/s, '') : 'parse error';
     throw new InvalidInputError(`${where}: not valid ${format.toUpperCase()} (${detail})`, 'INVALID_STORAGE_CONFIG');

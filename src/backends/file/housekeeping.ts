@@ -2,7 +2,6 @@
 // shared rules of engine/housekeeping.ts, each file under the lock pyworkflow's writers take for it.
 // Signals first, then acknowledgments (never before their signal), subscriptions, soft-deleted schedules.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   isPurgeableAcknowledgment, isPurgeableSchedule, isPurgeableSignal, isPurgeableSubscription,
@@ -12,7 +11,7 @@ import type { HousekeepingRequest } from '../backend.js';
 import { parsePythonTimestamp } from '../python-time.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { jsonFiles, readJsonObject, type JsonRead } from './json-files.js';
-import type { UnsafeIds } from './containment.js';
+import { readStoreText, type UnsafeIds } from './containment.js';
 import type { FilePaths } from './layout.js';
 import type { Locker } from './locker.js';
 import { scheduleLock, signalsLock, subscriptionLock } from './locks.js';
@@ -75,13 +74,10 @@ async function pruneSignals(ctx: HousekeepingContext, request: HousekeepingReque
     }
     try {
       const path = join(ctx.paths.signals, name);
-      let text: string;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
-      }
+      // Never through a symlink: a linked signals file would be read (and rewritten) outside the store.
+      const read = readStoreText(path);
+      if (read === null) continue;
+      const text = read.text;
       let raw: string[];
       try {
         raw = text.trim() === '' ? [] : rawArrayElements(text);

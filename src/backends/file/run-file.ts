@@ -42,8 +42,8 @@ export function parseRunFile(runId: string, text: string): RunRead {
   } catch {
     // A truncated file may still hold the whole parent link (pyworkflow writes it near the end, though).
     const link = PARENT_LINK_RE.exec(text);
-    const parent = link === null ? null : link[1] === 'null' ? null : (JSON.parse(link[1]!) as string);
-    return invalid(text.trim() === '' ? 'empty file' : 'not valid JSON', parent, link !== null);
+    const parent = link === null ? undefined : parseParentLink(link[1]!);
+    return invalid(text.trim() === '' ? 'empty file' : 'not valid JSON', parent ?? null, parent !== undefined);
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return invalid('not a JSON object', null, false);
   const o = data as Record<string, unknown>;
@@ -54,4 +54,14 @@ export function parseRunFile(runId: string, text: string): RunRead {
   const updatedAt = parsePythonTimestamp(o.updated_at);
   if (updatedAt === null) return invalid(`updated_at ${JSON.stringify(o.updated_at)} is not a timestamp`, parentRunId);
   return { kind: 'ok', run: { runId, status: o.status, updatedAt, parentRunId } };
+}
+
+/** The parent run id of a matched link, null for `null`, undefined when its string is itself broken (a bad escape). */
+function parseParentLink(value: string): string | null | undefined {
+  if (value === 'null') return null;
+  try {
+    return JSON.parse(value) as string;
+  } catch {
+    return undefined;
+  }
 }

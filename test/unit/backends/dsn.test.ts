@@ -157,3 +157,13 @@ describe('a password never leaks, wherever the config holds it', () => {
     for (const p of passwords) expect(log).not.toContain(p);
   });
 });
+
+describe('a password in a JSON log line', () => {
+  it('is redacted also in the escaped form JSON serialisation gives it', () => {
+    const password = 'pa"ss\\wo\trd';
+    const redact = createRedactor(secretsOf({ type: 'postgres', host: '127.0.0.1', password } as unknown as StorageConfig));
+    const line = JSON.stringify({ msg: 'connect failed', detail: `auth failed for ${password}` });
+    expect(redact(line)).not.toContain(JSON.stringify(password).slice(1, -1));
+    expect(redact(line)).not.toContain('wo\\trd');
+  });
+});

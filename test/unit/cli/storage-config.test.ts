@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadStorageConfig } from '../../../src/config/storage-config.js';
 
 describe('storage config with pyworkflow keys', () => {
@@ -35,6 +35,29 @@ describe('storage config with pyworkflow keys', () => {
       loadStorageConfig('{"type":"postgres","password":12345678}');
     } catch (e) {
       expect((e as Error).message).not.toContain('12345678');
+    }
+  });
+
+  it('never quotes YAML source in an error or a warning (an alias or a tag that is a password)', () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation((w) => void written.push(String(w)));
+    const warn = vi.spyOn(console, 'warn').mockImplementation((...a: unknown[]) => void written.push(a.join(' ')));
+    try {
+      for (const text of ['type: postgres\npassword: *S3cr3tpass\n', 'type: postgres\nhost: h\npassword: !S3cr3tpass x\n']) {
+        const dir = mkdtempSync(join(tmpdir(), 'pywr-cfg-'));
+        writeFileSync(join(dir, 'c.yaml'), text);
+        let message = '';
+        try {
+          loadStorageConfig(`@${join(dir, 'c.yaml')}`, {});
+        } catch (e) {
+          message = (e as Error).message;
+        }
+        expect(message).not.toContain('S3cr3t');
+      }
+      expect(written.join('\n')).not.toContain('S3cr3t');
+    } finally {
+      spy.mockRestore();
+      warn.mockRestore();
     }
   });
 

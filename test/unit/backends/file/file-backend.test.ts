@@ -1,7 +1,7 @@
 // The file backend on hand-made stores: each defect of pyworkflow's own file retention (H2, H3, H9,
 // H10, H11, H15, H20), unreadable data, lock files, and the sweep lock.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../../../src/backends/backend.js';
 import { FileBackend } from '../../../../src/backends/file/file-backend.js';
@@ -248,6 +248,27 @@ describe('file backend housekeeping', () => {
     expect(readdirSync(join(base, 'subscriptions')).sort()).toEqual(['stream_a__stream_step_c_2.json', 'stream_a__stream_step_c_3.json']);
     expect(lockFiles(base)).not.toContain('sub_stream_a_stream_step_c_1.lock');
     expect(lockFiles(base)).toContain('signals_stream_a.lock');
+  });
+
+  it('never reads or rewrites a signals file through a symlink out of the store', async () => {
+    const d = emptyDataset();
+    d.streams.push({ stream_id: 'stream_a', status: 'active', created_at: OLD });
+    for (const q of [0, 1, 2]) {
+      d.signals.push({ stream_id: 'stream_a', stream_run_id: 'r', sequence: q, signal_id: `s${q}`, signal_type: 't', payload: {}, published_at: OLD, source_run_id: null });
+    }
+    const { h, base } = await store(d);
+    const signalsFile = join(base, 'signals', 'stream_a.json');
+    const outside = join(dirname(base), 'outside-signals.json');
+    writeFileSync(outside, readFileSync(signalsFile));
+    const outsideBefore = readFileSync(outside, 'utf8');
+    unlinkSync(signalsFile);
+    symlinkSync(outside, signalsFile);
+
+    const report = await sweep(h.backend(), options());
+    expect(report.outcome).toBe('failed');
+    expect(report.error?.message).toMatch(/signals\/stream_a\.json/);
+    expect(readFileSync(outside, 'utf8')).toBe(outsideBefore);
+    expect(lstatSync(signalsFile).isSymbolicLink()).toBe(true);
   });
 
   it('waits for a publisher holding the signals lock instead of racing it (H11)', async () => {
