@@ -31,3 +31,14 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { child, done };
 }
+
+/** Calls `onLine` with each whole line the CLI writes to stderr (its log lines), as they arrive. */
+export function onStderrLines(child: ChildProcess, onLine: (line: string) => void): void {
+  let buffered = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { RECORD_KINDS, type KindCounts } from '../../src/engine/records.js';
 import type { SweepReport } from '../../src/engine/report.js';
-import { runCli, startCli, type CliResult } from './cli.js';
+import { onStderrLines, runCli, startCli, type CliResult } from './cli.js';
 import type { Snapshot, StoreHandle } from './stores/store-fixture.js';
 
 /** The run-related kinds a store dump can be tallied in (housekeeping is off in these sweeps). */
@@ -49,16 +49,10 @@ export async function runUntilLine(args: string[], marker: string, nth: number, 
   const needle = `"msg":"${marker}"`;
   let seen = 0;
   let acted = false;
-  let buffered = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!acted && line.includes(needle) && ++seen === nth) {
-        acted = true;
-        act(child);
-      }
+  onStderrLines(child, (line) => {
+    if (!acted && line.includes(needle) && ++seen === nth) {
+      acted = true;
+      act(child);
     }
   });
   return { result: await done, acted };

@@ -8,7 +8,7 @@
 import { expect } from 'vitest';
 import type { Dataset } from '../../src/model/dataset.js';
 import { prng } from '../../src/model/generate.js';
-import { runCli, startCli } from './cli.js';
+import { onStderrLines, runCli, startCli } from './cli.js';
 import type { StoreFixture } from './stores/store-fixture.js';
 
 /** Which verbose log line marks a step: a committed transaction (SQL stores) or a purged batch (any store). */
@@ -55,14 +55,8 @@ export async function killAtRandomSteps(
       const extraMs = Math.floor(rnd() * 4);
       const { child, done } = startCli(args(store.storageConfig, true));
       let seen = 0;
-      let buffered = '';
-      child.stderr!.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) {
-          if (isStepLine(line) && ++seen === target) setTimeout(() => child.kill('SIGKILL'), extraMs);
-        }
+      onStderrLines(child, (line) => {
+        if (isStepLine(line) && ++seen === target) setTimeout(() => child.kill('SIGKILL'), extraMs);
       });
       const killed = await done;
       const afterKill = JSON.stringify(await store.dump());
