@@ -56,12 +56,18 @@ interface Sweep {
   done: Promise<CliResult>;
 }
 
+/** Longest a single sweep of this test's store may take before it is killed and the test fails (s). */
+const SWEEP_WATCHDOG_MS = 120_000;
+
 function startSweep(base: string, cutoff: Date): Sweep {
   const { child, done } = startCli([
     'sweep', '--storage', JSON.stringify({ type: 'file', base_path: base }), '--older-than', cutoff.toISOString(),
     '--batch-size', '7', '--output', 'json', '--progress', 'log', '--log-format', 'json',
   ]);
-  const started = new Promise<number>((resolve) => {
+  // A hung sweep must fail this test with its own output, not run into vitest's test timeout.
+  const watchdog = setTimeout(() => child.kill('SIGKILL'), SWEEP_WATCHDOG_MS);
+  child.once('close', () => clearTimeout(watchdog));
+  const started = new Promise<number>((resolve, reject) => {
     let seen = '';
     const onData = (d: Buffer): void => {
       seen += d.toString();
@@ -71,6 +77,11 @@ function startSweep(base: string, cutoff: Date): Sweep {
       }
     };
     child.stderr!.on('data', onData);
+    // Without this a sweep that ends before its first progress line (an error at start-up) would
+    // leave the test waiting forever; a no-op once `started` has resolved.
+    child.once('close', (code, signal) =>
+      reject(new Error(`the sweep of ${base} ended (code ${code}, signal ${signal}) before its first progress line; stderr:\n${seen.slice(-2000)}`)),
+    );
   });
   return { started, child, done };
 }
