@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const now = new Date();
   const data = generateDataset({ seed: 2026, runs, now, spanDays: 120, eventsPerRun: Number(args.events), terminalShare: 0.9 });
   data.scheduledSignals = []; // postgres/citus only
-  // pyworkflow's runtime never writes step files (pyworkflow-storage.md §1.1); with them its retention
+  // pyworkflow's runtime never writes step files (docs/storage.md#ids); with them its retention
   // reads every step file once per deleted run and would take hours at this size.
   if (!args.steps) data.steps = [];
   const cutoff = cutoffFor(data, Number(args.purgeable));

@@ -70,7 +70,7 @@ export interface HousekeepingRequest {
 }
 
 /**
- * The orphan sweep (`--orphans`, pyworkflow-storage.md H24), the same in every backend that has one:
+ * The orphan sweep (`--orphans`, docs/storage.md H24), the same in every backend that has one:
  * - an orphan group is every per-run record of one run_id that has no run record: events, steps,
  *   hooks and their token-index entries, the cancellation flag, checkpoints keyed `{run_id}:...`, and
  *   the backend's index rows/items/lock files of that run id. Stream-step checkpoints (no `:`) belong
@@ -135,7 +135,7 @@ export interface Backend {
    */
   purgeRuns(batch: PurgeBatch, options: PurgeOptions): Promise<PurgeResult>;
 
-  /** Age-based stream and schedule housekeeping (pyworkflow-storage.md §8.3), in batches; counts go to onBatch. */
+  /** Age-based stream and schedule housekeeping (docs/storage.md#housekeeping), in batches; counts go to onBatch. */
   housekeep(request: HousekeepingRequest): Promise<void>;
 
   /** Optional age-gated sweep of per-run data whose run record no longer exists (H24); counts go to onBatch. */

@@ -1,5 +1,5 @@
 // Python datetime text as pyworkflow stores it in SQLite, DynamoDB and the file store
-// (pyworkflow-storage.md §1.3): reading it robustly, and writing a cutoff in exactly its shape.
+// (docs/storage.md#time): reading it robustly, and writing a cutoff in exactly its shape.
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/i;
 

@@ -1,5 +1,5 @@
 // What the SQL stores (postgres, citus, mysql) share in recognising a pyworkflow layout
-// (pyworkflow-storage.md §3): the per-run tables, the columns each table must have for us to touch it,
+// (docs/storage.md#layouts): the per-run tables, the columns each table must have for us to touch it,
 // and the rule for a table whose columns we do not recognise.
 
 import type { KindCounts } from '../engine/records.js';

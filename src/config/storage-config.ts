@@ -131,7 +131,7 @@ function expandEnv(data: unknown, env: NodeJS.ProcessEnv, path: string): unknown
   return data;
 }
 
-/** pyworkflow's own environment variables (pyworkflow-storage.md §2.1), as pyworkflow reads them. */
+/** pyworkflow's own environment variables (docs/storage.md#config), as pyworkflow reads them. */
 function configFromPyworkflowEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const type = (env.PYWORKFLOW_STORAGE_TYPE ?? env.PYWORKFLOW_STORAGE_BACKEND ?? '').toLowerCase();
   if (type === '') throw new InvalidInputError('--storage env: PYWORKFLOW_STORAGE_TYPE is not set', 'INVALID_STORAGE_CONFIG');
@@ -159,7 +159,7 @@ function configFromPyworkflowEnv(env: NodeJS.ProcessEnv): Record<string, unknown
     case 'file':
       return { type, base_path: env.PYWORKFLOW_STORAGE_PATH ?? './pyworkflow_data' };
     default:
-      // pyworkflow reads no parameters from env for other types (§2.1): only the type.
+      // pyworkflow reads no parameters from env for other types (docs/storage.md#config): only the type.
       return { type };
   }
 }

@@ -1,5 +1,5 @@
 // Which runs a sweep may purge: the exact predicate (status and cutoff), and the parent/child rule
-// of pyworkflow-storage.md §8.1: a candidate with a child that is kept is itself kept, to a fixed point.
+// of docs/storage.md#selection: a candidate with a child that is kept is itself kept, to a fixed point.
 // Pure functions; the sweep loop feeds them what the backend read.
 
 import type { RunState } from '../backends/backend.js';

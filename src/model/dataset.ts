@@ -1,4 +1,4 @@
-// A backend-neutral model of the data pyworkflow keeps (pyworkflow-storage.md §1, §3): the shape the
+// A backend-neutral model of the data pyworkflow keeps (docs/storage.md#relations, #layouts): the shape the
 // reference store holds, the demo generates, and tests load into each backend's real layout.
 
 export interface RunRecord {

@@ -1,7 +1,7 @@
 // Needs: the Cassandra test server (CASSANDRA_* in .test-env/env) and the built CLI. SIGKILLs real
 // sweeps at random instants placed by the sweep's own progress (0-3 ms after a random batch; see
 // support/progress-kill.ts) and requires every re-run to end in the uninterrupted result: with no
-// transactions, the order of deletes alone (§8.2) must leave nothing a re-run cannot find.
+// transactions, the order of deletes alone (docs/storage.md#purge-order) must leave nothing a re-run cannot find.
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateDataset } from '../../src/model/generate.js';
 import { killAtRandomSteps } from '../support/progress-kill.js';

@@ -19,7 +19,7 @@ describe('mysql interop with real pyworkflow', () => {
     // Every release from 0.2.4 fails in connect() on MySQL (a trailing comma in the stream DDL, H7),
     // so 0.2.3 is the newest pyworkflow that can write or read a MySQL store: it creates, writes and
     // reads everything here (it has no stream tables). The CLI runs in a non-UTC zone to show that
-    // DATETIME values are never shifted by the local time zone (§1.3).
+    // DATETIME values are never shifted by the local time zone (docs/storage.md#time).
     const python = requireEnv('PYWORKFLOW_MYSQL_PYTHON');
     await pyworkflow('init', storage, [], undefined, python);
     process.env.TZ = 'Asia/Kolkata';

@@ -1,6 +1,6 @@
 // Needs: the MariaDB 10.11 test server (MYSQL_URL), real pyworkflow 0.2.3 and 0.4.0
 // (PYWORKFLOW_MYSQL_PYTHON, PYWORKFLOW_PYTHON, PYWORKFLOW_DRIVER) and the built CLI. Layout detection
-// against stores real pyworkflow created, and the states of pyworkflow-storage.md §4.1.
+// against stores real pyworkflow created, and the states of docs/storage.md#detection-sql.
 import { afterAll, describe, expect, it } from 'vitest';
 import { seedMysqlStore } from '../../src/backends/mysql/seed.js';
 import { emptyDataset } from '../../src/model/dataset.js';

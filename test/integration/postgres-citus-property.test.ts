@@ -1,5 +1,5 @@
 // Needs: the PostgreSQL 15 test server (PG_URL). No Citus server can be had here: the Citus layout
-// (citus.py's tables: no foreign keys, primary keys with the distribution column, §3.2) is created on
+// (citus.py's tables: no foreign keys, primary keys with the distribution column, docs/storage.md#citus) is created on
 // plain PostgreSQL and swept with type "citus", which locks run rows one router statement at a time
 // as a real Citus coordinator requires. Routing itself is therefore not exercised.
 import fc from 'fast-check';

@@ -1,6 +1,6 @@
 // Needs: the PostgreSQL 15 test server (PG_URL), real pyworkflow 0.2.6 and 0.4.0 (PYWORKFLOW_LEGACY_PYTHON,
 // PYWORKFLOW_PYTHON, PYWORKFLOW_DRIVER) and the built CLI. Layout detection against stores real
-// pyworkflow created, and the states of pyworkflow-storage.md §4.1.
+// pyworkflow created, and the states of docs/storage.md#detection-sql.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';

@@ -1,5 +1,5 @@
 // The expected outcome of a sweep, written independently of src/engine from the product rules
-// (PRODUCT.md, pyworkflow-storage.md §8): property tests compare every backend against it.
+// (PRODUCT.md, docs/storage.md#sweep): property tests compare every backend against it.
 
 import type { Dataset, RunRecord } from '../../src/model/dataset.js';
 

@@ -104,7 +104,7 @@ How timestamps are set (pyworkflow always stamps "now"; retention needs old data
     schedules, published_at of signals, created_at of subscriptions, acknowledged_at of
     acknowledgments and created_at of scheduled signals are rewritten AFTER pyworkflow has written
     them, with pyworkflow disconnected, by one direct write per record in the backend's own
-    representation (pyworkflow-storage.md section 1.3):
+    representation (docs/storage.md#time):
       postgres/citus  UPDATE ... SET col = <timestamptz>          (asyncpg)
       mysql           UPDATE ... SET col = 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC, pymysql)
       sqlite          UPDATE ... SET col = '<isoformat with +00:00>' (sqlite3)

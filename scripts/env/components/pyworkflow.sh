@@ -5,7 +5,7 @@
 #
 #  - newest release (the reference, PRODUCT.md "Which pyworkflow"): PYWORKFLOW_PYTHON
 #  - legacy bootstrap releases, for stores the newest release cannot create itself
-#    (pyworkflow-storage.md H7/H8):
+#    (docs/storage.md H7/H8):
 #      PostgreSQL: every release >= 0.2.7 fails on an empty database; a store first created by
 #                  <= 0.2.6 upgrades cleanly -> PYWORKFLOW_LEGACY_PYTHON (0.2.6)
 #      MySQL:      every release >= 0.2.4 fails in connect(); only <= 0.2.3 can create and use a

@@ -1,4 +1,4 @@
-// The partition buckets pyworkflow derives from timestamps (pyworkflow-storage.md §3.5): strftime of a
+// The partition buckets pyworkflow derives from timestamps (docs/storage.md#cassandra): strftime of a
 // UTC datetime, so index rows of a run can be located again from its workflow_runs row.
 
 const pad = (n: number): string => String(n).padStart(2, '0');

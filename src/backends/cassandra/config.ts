@@ -1,4 +1,4 @@
-// Apache Cassandra storage config, with pyworkflow's own keys (pyworkflow-storage.md §2.1) plus TLS,
+// Apache Cassandra storage config, with pyworkflow's own keys (docs/storage.md#config) plus TLS,
 // timeout and throttling options of ours.
 
 import type { JSONSchemaType } from 'ajv';

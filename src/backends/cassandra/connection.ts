@@ -11,7 +11,7 @@ export type Row = cassandra.types.Row;
 type Params = readonly unknown[];
 
 const { consistencies } = cassandra.types;
-/** pyworkflow's connect timeout (10 s, pyworkflow-storage.md §2.1). */
+/** pyworkflow's connect timeout (10 s, docs/storage.md#config). */
 const CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 

@@ -1,4 +1,4 @@
-// Stream and schedule housekeeping for the Cassandra store (rules in src/engine/housekeeping.ts, §8.3).
+// Stream and schedule housekeeping for the Cassandra store (rules in src/engine/housekeeping.ts, docs/storage.md#housekeeping).
 // pyworkflow's own version uses ALLOW FILTERING scans, an IN on a non-key column and an uppercase
 // 'DELETED' (H1, H10, H19); here every table is read by a paged token-range scan with small pages, and
 // each row goes with a conditional delete so that of two concurrent sweeps only one counts it.

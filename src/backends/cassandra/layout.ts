@@ -1,4 +1,4 @@
-// Recognises a pyworkflow Cassandra keyspace (pyworkflow-storage.md §4.2) from system_schema: one of the
+// Recognises a pyworkflow Cassandra keyspace (docs/storage.md#detection-other) from system_schema: one of the
 // 16/17/21-table generations with exactly pyworkflow's columns and keys, or a failed initialisation that
 // holds no runs. Anything else is refused before a single delete.
 

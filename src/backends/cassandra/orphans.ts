@@ -1,4 +1,4 @@
-// The Cassandra orphan sweep (pyworkflow-storage.md H24, semantics in backend.ts at OrphanRequest):
+// The Cassandra orphan sweep (docs/storage.md H24, semantics in backend.ts at OrphanRequest):
 // token-range scans of the partition keys of events, steps, hooks, cancellation_flags and checkpoints
 // (`{run_id}:...` keys only), each distinct run_id looked up once in workflow_runs; the ids without a
 // row there are orphan groups, purged in batches by orphan-purge.ts.

@@ -1,4 +1,4 @@
-// Purges one batch of runs from pyworkflow's Cassandra tables in the order of pyworkflow-storage.md §8.2:
+// Purges one batch of runs from pyworkflow's Cassandra tables in the order of docs/storage.md#purge-order:
 // rows found through a run's partitions before those partitions, rows found through its workflow_runs row
 // before that row, the row itself last and conditionally. A sweep killed at any instant leaves a run whose
 // workflow_runs row still leads a re-run to everything left of it.
@@ -36,7 +36,7 @@ export interface PurgeContext {
   logger: Logger;
 }
 
-/** Every status a runs_by_status row can be filed under: try_claim_run leaves rows under old statuses (§3.5). */
+/** Every status a runs_by_status row can be filed under: try_claim_run leaves rows under old statuses (docs/storage.md#cassandra). */
 const ALL_STATUSES: readonly string[] = [...ACTIVE_STATUSES, ...TERMINAL_STATUSES];
 /** Keys per `IN` read of checkpoints: small multi-partition reads. */
 const IN_CHUNK = 50;
@@ -218,7 +218,7 @@ async function readRunRows(ctx: PurgeContext, run: RunRow): Promise<RunRows> {
   const t = (name: string): string => session.table(name);
   const R = run.runId;
   const created = run.createdAt;
-  // Checkpoints of @step code are keyed `{run_id}:{step_id}`; step ids live in the events' data (§1.1).
+  // Checkpoints of @step code are keyed `{run_id}:{step_id}`; step ids live in the events' data (docs/storage.md#ids).
   const stepIdsSeen = new Set<string>();
   let events = 0;
   const [, stepRows, hookRows, flag, statusRows, idem] = await Promise.all([

@@ -13,7 +13,7 @@ export type SeedRow = Record<string, unknown>;
 export type SeedRows = Map<string, SeedRow[]>;
 
 export interface CassandraSeedOptions {
-  /** Table generation to create (§4.2); default 21. Data without a table in it is left out. */
+  /** Table generation to create (docs/storage.md#detection-other); default 21. Data without a table in it is left out. */
   generation?: Generation;
   replicationFactor?: number;
   /** Statements in flight while writing. */
@@ -78,7 +78,7 @@ export function datasetRows(d: Dataset): SeedRows {
     const bucket = dateBucket(r.created_at);
     add('runs_by_status', { status: r.status, date_bucket: bucket, created_at: r.created_at, run_id: r.run_id, workflow_name: r.workflow_name });
     // A run that waited for a hook was suspended, then claimed back by try_claim_run, which moves no
-    // runs_by_status row: its 'suspended' row stays behind forever (§3.5).
+    // runs_by_status row: its 'suspended' row stays behind forever (docs/storage.md#cassandra).
     if (hookRuns.has(r.run_id) && r.status !== 'suspended') {
       add('runs_by_status', { status: 'suspended', date_bucket: bucket, created_at: r.created_at, run_id: r.run_id, workflow_name: r.workflow_name });
     }

@@ -1,11 +1,11 @@
-// pyworkflow's Cassandra tables (pyworkflow-storage.md §3.5) as data, exactly as pyworkflow-engine
+// pyworkflow's Cassandra tables (docs/storage.md#cassandra) as data, exactly as pyworkflow-engine
 // 0.4.0 creates them: layout detection compares system_schema against it and the seed renders its DDL.
 
 export type CqlType = 'text' | 'timestamp' | 'int' | 'boolean' | 'timeuuid';
 
 export interface TableDef {
   name: string;
-  /** The pyworkflow generation that added it (§4.2): base (≤ v0.1.37), checkpoints (v0.2.0b1), streams (v0.2.4). */
+  /** The pyworkflow generation that added it (docs/storage.md#detection-other): base (≤ v0.1.37), checkpoints (v0.2.0b1), streams (v0.2.4). */
   since: 'base' | 'checkpoints' | 'streams';
   /** Columns in pyworkflow's DDL order. */
   columns: readonly (readonly [string, CqlType])[];
@@ -76,7 +76,7 @@ export const PYWORKFLOW_TABLES: readonly TableDef[] = [
 
 export type Generation = 16 | 17 | 21;
 
-/** The tables of one generation (§4.2), in creation order. */
+/** The tables of one generation (docs/storage.md#detection-other), in creation order. */
 export function tablesOf(generation: Generation): TableDef[] {
   const since: TableDef['since'][] = generation === 16 ? ['base'] : generation === 17 ? ['base', 'checkpoints'] : ['base', 'checkpoints', 'streams'];
   return PYWORKFLOW_TABLES.filter((d) => since.includes(d.since));

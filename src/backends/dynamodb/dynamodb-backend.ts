@@ -1,4 +1,4 @@
-// The `dynamodb` backend: pyworkflow's single DynamoDB table (pyworkflow-storage.md §3.6). Candidates
+// The `dynamodb` backend: pyworkflow's single DynamoDB table (docs/storage.md#dynamodb). Candidates
 // come from GSI1, every decision is re-read consistently, every counted delete reports whether it
 // removed the item, and the run item goes last and only if unchanged.
 //

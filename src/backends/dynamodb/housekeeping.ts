@@ -1,5 +1,5 @@
 // Stream and schedule housekeeping in pyworkflow's DynamoDB table (rules in src/engine/housekeeping.ts,
-// pyworkflow-storage.md §8.3, H10, H11). pyworkflow itself purges none of this in DynamoDB (its
+// docs/storage.md#housekeeping, H10, H11). pyworkflow itself purges none of this in DynamoDB (its
 // schedule filter looks for 'DELETED' and never matches).
 //
 // Cost: soft-deleted schedules come from a Query of GSI1 `SCHEDULES` / `deleted#`. Signals,

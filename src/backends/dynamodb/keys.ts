@@ -1,4 +1,4 @@
-// pyworkflow's single-table key design for DynamoDB (pyworkflow-storage.md §3.6): every PK/SK and GSI
+// pyworkflow's single-table key design for DynamoDB (docs/storage.md#dynamodb): every PK/SK and GSI
 // key this backend reads or deletes is spelled here, once.
 
 import type { ItemKey } from './client.js';

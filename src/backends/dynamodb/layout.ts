@@ -1,4 +1,4 @@
-// Recognises pyworkflow's DynamoDB table (pyworkflow-storage.md §3.6, §4.2): DescribeTable must show
+// Recognises pyworkflow's DynamoDB table (docs/storage.md#dynamodb, #detection-other): DescribeTable must show
 // exactly pyworkflow's key schema and GSI1..GSI5, and a sample of items must carry only pyworkflow's
 // PK prefixes. Anything else is refused before a single delete, with what differs in the message.
 

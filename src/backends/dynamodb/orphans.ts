@@ -1,4 +1,4 @@
-// The DynamoDB orphan sweep (pyworkflow-storage.md H24, semantics in backend.ts at OrphanRequest).
+// The DynamoDB orphan sweep (docs/storage.md H24, semantics in backend.ts at OrphanRequest).
 // One paginated Scan over the RUN#, HOOK#, TOKEN#, CANCEL# and CHECKPOINT# items finds the run ids
 // whose items have no `RUN#{id}/#METADATA` and dates each group; then per batch every group is read
 // again consistently (its RUN# partition, its other items by key) just before its items go.

@@ -1,4 +1,4 @@
-// Purging one batch of runs from pyworkflow's DynamoDB table (pyworkflow-storage.md §8.2): re-read the
+// Purging one batch of runs from pyworkflow's DynamoDB table (docs/storage.md#purge-order): re-read the
 // runs consistently and confirm the batch, then per run, children before parents: checkpoints (keys
 // from the step ids in its events, so before the events), hook tokens, hooks, cancellation flag, every
 // other item of `RUN#{id}` (events, steps, event counter), and the run item last, conditionally on

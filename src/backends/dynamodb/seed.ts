@@ -168,7 +168,7 @@ export function datasetItems(d: Dataset, options: DynamoSeedOptions = {}): Item[
       step_run_id: S(a.step_run_id), acknowledged_at: S(ts(a.acknowledged_at)),
     });
   }
-  // DynamoDB has no scheduled signals (pyworkflow-storage.md §3.6): those records have no place here.
+  // DynamoDB has no scheduled signals (docs/storage.md#dynamodb): those records have no place here.
   return out;
 }
 

@@ -1,4 +1,4 @@
-// Stream and schedule housekeeping of the file store (pyworkflow-storage.md §8.3, H10, H11) with the
+// Stream and schedule housekeeping of the file store (docs/storage.md#housekeeping, H10, H11) with the
 // shared rules of engine/housekeeping.ts, each file under the lock pyworkflow's writers take for it.
 // Signals first, then acknowledgments (never before their signal), subscriptions, soft-deleted schedules.
 

@@ -1,5 +1,5 @@
-// Where pyworkflow's file store keeps what (pyworkflow-storage.md §3.7), and which layout generation a
-// directory is (§4.2): pyworkflow creates every directory it knows whenever it opens a store, so the set
+// Where pyworkflow's file store keeps what (docs/storage.md#file), and which layout generation a
+// directory is (docs/storage.md#detection-other): pyworkflow creates every directory it knows whenever it opens a store, so the set
 // of directories names the newest pyworkflow release that opened it.
 
 import { readdirSync, statSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // The lock files of pyworkflow's file store, named exactly as pyworkflow's FileStorageBackend names them
-// (pyworkflow-storage.md §3.7), plus the one lock that is ours: the store-wide sweep lock.
+// (docs/storage.md#file), plus the one lock that is ours: the store-wide sweep lock.
 
 /** Ours: one sweep per store at a time. Clearly not a pyworkflow name. */
 export const SWEEP_LOCK = 'pyworkflow-retention-sweep.lock';

@@ -1,4 +1,4 @@
-// The file store's orphan groups (pyworkflow-storage.md H24): per-run files of run ids that have no
+// The file store's orphan groups (docs/storage.md H24): per-run files of run ids that have no
 // `runs/{run_id}.json`, found in the sweep's directory listings, and dated record by record.
 
 import { lstatSync, readdirSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The file store's orphan sweep (pyworkflow-storage.md H24, semantics in backend.ts at OrphanRequest):
+// The file store's orphan sweep (docs/storage.md H24, semantics in backend.ts at OrphanRequest):
 // per batch of orphan run ids, each group is dated without locks (young groups cost no lock), then
 // under the run's lock (pyworkflow's create_run writes the run file under it, so no run record can
 // appear meanwhile) and each record's own lock it is re-checked, re-dated and its files deleted; hook

@@ -1,4 +1,4 @@
-// One batch of the file backend's purge (pyworkflow-storage.md §8.2 "file"): lock and re-read the runs,
+// One batch of the file backend's purge (docs/storage.md#purge-order): lock and re-read the runs,
 // let the engine confirm them, delete each run's files under pyworkflow's own locks, the hook tokens
 // once per batch, and the run files last, children before parents. Killed at any instant, every run
 // whose run file is still there is found again by the next sweep, which finishes it.

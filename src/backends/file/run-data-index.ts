@@ -57,7 +57,7 @@ export class RunDataIndex {
       const token = read.data.token;
       index.entry(read.data.run_id).hooks.push({ name, hookId: stem, legacyToken: typeof token === 'string' ? token : null });
     }
-    // pyworkflow's runtime never writes step files (§1.1), so this is normally an empty directory.
+    // pyworkflow's runtime never writes step files (docs/storage.md#ids), so this is normally an empty directory.
     for (const name of jsonFiles(paths.steps)) {
       const read = readJsonObject(join(paths.steps, name));
       if (read.kind === 'missing') continue;

@@ -13,7 +13,7 @@ import {
 } from './locks.js';
 import { pythonJsonDumps } from './python-json.js';
 
-/** Which pyworkflow generation created the store (§4.2): it decides which directories exist. */
+/** Which pyworkflow generation created the store (docs/storage.md#detection-other): it decides which directories exist. */
 export type FileGeneration = 'legacy' | 'v0.2.0b1' | 'v0.2.4';
 
 export interface FileSeedOptions {
@@ -90,7 +90,7 @@ export function seedFileStore(base: string, d: Dataset, options: FileSeedOptions
   for (const c of d.checkpoints) write(join(p.checkpoints, `${c.step_run_id}.json`), pythonJsonDumps(c.data, 2), checkpointLock(c.step_run_id));
 
   for (const s of d.schedules) {
-    // File schedules have no deleted_at (pyworkflow-storage.md H10): soft deletion shows only in status/updated_at.
+    // File schedules have no deleted_at (docs/storage.md H10): soft deletion shows only in status/updated_at.
     write(join(p.schedules, `${s.schedule_id}.json`), pythonJsonDumps({
       schedule_id: s.schedule_id, workflow_name: s.workflow_name,
       spec: { cron: '0 * * * *', interval: null, calendar: null, timezone: 'UTC', start_at: null, end_at: null, jitter: null },

@@ -1,6 +1,6 @@
 // Candidate runs in keyset pages over the PRIMARY KEY (run_id), and children through
 // idx_runs_parent_run_id. The cutoff is bound as UTC DATETIME(6) text, compared by the server as
-// naive values exactly like pyworkflow's own statements (§1.3).
+// naive values exactly like pyworkflow's own statements (docs/storage.md#time).
 
 import type mysql from 'mysql2/promise';
 import type { CandidateQuery, RunState } from '../backend.js';

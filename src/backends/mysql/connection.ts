@@ -1,7 +1,7 @@
 // Connects to a pyworkflow MySQL/MariaDB store from pyworkflow's config keys (host/port/user/password/
 // database with pyworkflow's defaults; a `dsn`, which pyworkflow ignores, is honoured) plus our TLS and
 // timeout keys. Sessions run READ COMMITTED (no gap locks against pyworkflow's inserts), return
-// DATETIME values as text (no local-time shift, §1.3) and bound lock waits and statement time.
+// DATETIME values as text (no local-time shift, docs/storage.md#time) and bound lock waits and statement time.
 
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';

@@ -1,4 +1,4 @@
-// Recognises a pyworkflow MySQL/MariaDB store (pyworkflow-storage.md §3.4, §4.1): the schema version
+// Recognises a pyworkflow MySQL/MariaDB store (docs/storage.md#mysql, #detection-sql): the schema version
 // and which of the tables and columns we touch exist in the configured database. In practice a store
 // pyworkflow populated is at version 2 (H7); the stream tables of versions 3+ follow the code if found.
 

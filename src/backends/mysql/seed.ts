@@ -13,7 +13,7 @@ const ROWS_PER_STATEMENT = 2000;
 
 const dt = (d: Date | null): string | null => (d === null ? null : formatDatetime6(d));
 
-/** The part of a dataset a v2 store can hold: no stream tables, no scheduled signals (§3.4). */
+/** The part of a dataset a v2 store can hold: no stream tables, no scheduled signals (docs/storage.md#mysql). */
 export function adaptToMysqlV2(d: Dataset): Dataset {
   return { ...d, streams: [], signals: [], subscriptions: [], acknowledgments: [], scheduledSignals: [] };
 }

@@ -1,4 +1,4 @@
-// pyworkflow's MySQL timestamps: DATETIME(6) holding naive UTC wall-clock time (§1.3). Written and
+// pyworkflow's MySQL timestamps: DATETIME(6) holding naive UTC wall-clock time (docs/storage.md#time). Written and
 // read as 'YYYY-MM-DD HH:MM:SS.ffffff' text so no client or session time zone can shift them.
 
 const DATETIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;

@@ -1,6 +1,6 @@
 // Candidate runs in keyset pages over the primary key (workflow_runs_pkey), and children through
 // idx_runs_parent_run_id. The cutoff is bound as an instant (timestamptz), so the server compares
-// exactly as pyworkflow does (§1.3). Every statement is a plain single-table read Citus can route.
+// exactly as pyworkflow does (docs/storage.md#time). Every statement is a plain single-table read Citus can route.
 
 import type pg from 'pg';
 import type { CandidateQuery, RunState } from '../backend.js';

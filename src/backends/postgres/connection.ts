@@ -10,7 +10,7 @@ import { dsnScheme, dsnShapeProblem, percentDecode } from '../dsn.js';
 import type { PostgresConfig } from './config.js';
 import { parseTimestamptz } from './time.js';
 
-/** Defaults pyworkflow's PostgresStorageBackend uses when a key is absent (pyworkflow-storage.md §2.1). */
+/** Defaults pyworkflow's PostgresStorageBackend uses when a key is absent (docs/storage.md#config). */
 export const PYWORKFLOW_PG_DEFAULTS = { host: 'localhost', port: 5432, user: 'pyworkflow', password: '', database: 'pyworkflow' } as const;
 
 /** Ours: a statement never runs longer than pyworkflow's own 60 s command timeout. */

@@ -86,7 +86,7 @@ export const POSTGRES_V7_DDL = [
 ];
 
 /**
- * citus.py's tables (pyworkflow-storage.md §3.2) on plain PostgreSQL: no foreign keys, composite
+ * citus.py's tables (docs/storage.md#citus) on plain PostgreSQL: no foreign keys, composite
  * primary keys with the distribution column, non-unique token/idempotency/signal indexes. The
  * create_distributed_table/create_reference_table calls are left out: they need the extension.
  */

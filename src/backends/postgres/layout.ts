@@ -1,4 +1,4 @@
-// Recognises a pyworkflow PostgreSQL/Citus store (pyworkflow-storage.md §3.1, §3.2, §4.1): the schema
+// Recognises a pyworkflow PostgreSQL/Citus store (docs/storage.md#postgres, #citus, #detection-sql): the schema
 // version, which tables and columns we touch exist, and how checkpoint keys can be matched. Tables are
 // resolved through the session's search_path exactly as pyworkflow's unqualified names are (H22).
 

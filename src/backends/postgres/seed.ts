@@ -57,7 +57,7 @@ export async function writeDataset(client: pg.Client, d: Dataset): Promise<void>
   await insertRows(client, 'events', [
     ['event_id', 'text'], ['run_id', 'text'], ['sequence', 'int'], ['type', 'text'], ['timestamp', 'timestamptz'], ['data', 'text'], ['step_id', 'text'],
   ], d.events.map((e) => [e.event_id, e.run_id, e.sequence, e.type, iso(e.timestamp), JSON.stringify(e.data), e.step_id]));
-  // retry_count holds the 1-based attempt in PostgreSQL (pyworkflow-storage.md §3.1).
+  // retry_count holds the 1-based attempt in PostgreSQL (docs/storage.md#postgres).
   await insertRows(client, 'steps', [
     ['step_id', 'text'], ['run_id', 'text'], ['step_name', 'text'], ['status', 'text'], ['created_at', 'timestamptz'],
     ['started_at', 'timestamptz'], ['retry_count', 'int'],

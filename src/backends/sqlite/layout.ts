@@ -1,4 +1,4 @@
-// Recognises a pyworkflow SQLite store (pyworkflow-storage.md §3.3, §4.1): its schema version and
+// Recognises a pyworkflow SQLite store (docs/storage.md#sqlite, #detection-sql): its schema version and
 // which optional tables exist. A layout this release does not know is refused before any delete.
 
 import type Database from 'better-sqlite3';

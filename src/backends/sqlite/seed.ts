@@ -135,5 +135,5 @@ export function writeDataset(db: Database.Database, d: Dataset): void {
   for (const s of d.subscriptions) sb.run(s.stream_id, s.step_run_id, s.status, ts(s.created_at));
   const ak = db.prepare('INSERT INTO signal_acknowledgments (signal_id, step_run_id, acknowledged_at) VALUES (?, ?, ?)');
   for (const a of d.acknowledgments) ak.run(a.signal_id, a.step_run_id, ts(a.acknowledged_at));
-  // SQLite has no scheduled_signals table (pyworkflow-storage.md §3.3): those records have no place here.
+  // SQLite has no scheduled_signals table (docs/storage.md#sqlite): those records have no place here.
 }

@@ -292,7 +292,7 @@ describe('pyworkflow writes and reads back through its own storage classes', () 
     const url = new URL(requireEnv('PG_URL'));
     const storage = { type: 'postgres', host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: db };
     const fresh = await pgDatabase(`pyw_fresh_${suffix}`);
-    // the newest release cannot initialise an empty database (pyworkflow-storage.md H8)
+    // the newest release cannot initialise an empty database (docs/storage.md H8)
     const failed = await driver(newest, ['init', '--storage', JSON.stringify({ ...storage, database: fresh })]);
     expect(failed.ok).toBe(false);
     expect(failed.error).toMatch(/stream_subscriptions/);

@@ -34,7 +34,7 @@ describe('cassandra buckets and DDL', () => {
     expect(dateBucket(new Date('2026-03-02T00:00:00.000+01:00'))).toBe('2026-03-01');
   });
 
-  it('has the 16/17/21-table generations of pyworkflow-storage.md §4.2 and quotes the reserved column `token`', () => {
+  it('has the 16/17/21-table generations of docs/storage.md#detection-other and quotes the reserved column `token`', () => {
     expect([16, 17, 21].map((g) => tablesOf(g as 16 | 17 | 21).length)).toEqual([16, 17, 21]);
     expect(PYWORKFLOW_TABLES.map((t) => t.name).slice(0, 6)).toEqual(['workflow_runs', 'runs_by_idempotency_key', 'events', 'steps', 'steps_by_id', 'hooks']);
     const hooksByToken = createTableCql('ks', PYWORKFLOW_TABLES.find((t) => t.name === 'hooks_by_token')!);

@@ -1,4 +1,4 @@
-// Layout detection of pyworkflow's file store (pyworkflow-storage.md §4.2).
+// Layout detection of pyworkflow's file store (docs/storage.md#detection-other).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
