@@ -1,4 +1,4 @@
-// The housekeeping rules (PRODUCT.md "Housekeeping", docs/storage.md#housekeeping), stated once as pure
+// The housekeeping rules (README "What a sweep deletes, and what it never deletes", docs/storage.md#housekeeping), stated once as pure
 // predicates. SQL backends express the same rules in their statements; stores without a query
 // language (reference memory, file) call these directly.
 

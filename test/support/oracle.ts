@@ -1,5 +1,5 @@
 // The expected outcome of a sweep, written independently of src/engine from the product rules
-// (PRODUCT.md, docs/storage.md#sweep): property tests compare every backend against it.
+// (README "What a sweep deletes, and what it never deletes", docs/storage.md#sweep): property tests compare every backend against it.
 
 import type { Dataset, RunRecord } from '../../src/model/dataset.js';
 

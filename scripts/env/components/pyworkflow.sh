@@ -3,7 +3,7 @@
 # backends, so tests can create genuine pyworkflow data through pyworkflow's own storage classes
 # (test/support/pyworkflow_driver.py). No daemon.
 #
-#  - newest release (the reference, PRODUCT.md "Which pyworkflow"): PYWORKFLOW_PYTHON
+#  - newest release (the reference, README "Tests"): PYWORKFLOW_PYTHON
 #  - legacy bootstrap releases, for stores the newest release cannot create itself
 #    (docs/storage.md H7/H8):
 #      PostgreSQL: every release >= 0.2.7 fails on an empty database; a store first created by
