@@ -33,6 +33,11 @@ export const RETENTION_POLICY_CONDITIONS = {
   ready: 'Ready',
   /** The most recent finished run succeeded. */
   lastRunSucceeded: 'LastRunSucceeded',
+  /**
+   * Present (True) only while the policy cannot make progress without a change of its spec (InvalidSpec,
+   * CronJobInvalid): kstatus-style tools report it as Failed instead of waiting.
+   */
+  stalled: 'Stalled',
 } as const;
 
 export const RUN_OUTCOMES = ['Succeeded', 'Failed', 'Cancelled'] as const;
@@ -351,7 +356,7 @@ export const RETENTION_POLICY_STATUS: Schema = {
       minimum: 0,
       description: 'The .metadata.generation this status was computed from.',
     },
-    conditions: conditionsSchema('Ready: the policy can run; LastRunSucceeded: the outcome of the most recent finished run.'),
+    conditions: conditionsSchema('Ready: the policy can run; LastRunSucceeded: the outcome of the most recent finished run; Stalled (only while True): the spec must change before the policy can run.'),
     cronJobName: objectName('Name of the CronJob the operator owns for this policy.'),
     lastScheduleTime: timestamp('When a run was last scheduled.'),
     nextScheduleTime: timestamp('When the next scheduled run is due (unset while suspended).'),

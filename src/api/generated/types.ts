@@ -156,7 +156,7 @@ export interface Condition {
 export interface StorageBackendStatus {
   /** The .metadata.generation this status was computed from. */
   observedGeneration?: number;
-  /** Ready: the spec is usable; Reachable: the last run connected to the store. */
+  /** Ready: the spec is usable; Reachable: the last run connected to the store; Stalled (only while True): the spec must change before anything else can. */
   conditions?: Array<Condition>;
   /** pyworkflow's storage layout version the last run found in the store. */
   observedSchemaVersion?: string;
@@ -375,7 +375,7 @@ export interface RunRecord {
 export interface RetentionPolicyStatus {
   /** The .metadata.generation this status was computed from. */
   observedGeneration?: number;
-  /** Ready: the policy can run; LastRunSucceeded: the outcome of the most recent finished run. */
+  /** Ready: the policy can run; LastRunSucceeded: the outcome of the most recent finished run; Stalled (only while True): the spec must change before the policy can run. */
   conditions?: Array<Condition>;
   /** Name of the CronJob the operator owns for this policy. */
   cronJobName?: string;
