@@ -163,7 +163,7 @@ describe('observedGeneration (finding 9)', () => {
     const bed = setup();
     await reconcileBackend(bed);
     const b = getBackend(bed);
-    bed.cluster.put(STORAGE_BACKENDS, { ...b, metadata: { ...b.metadata, generation: 2 }, spec: { type: 'sqlite' } as StorageBackend['spec'] });
+    bed.cluster.put(STORAGE_BACKENDS, { ...b, metadata: { ...b.metadata, generation: 2 }, spec: { type: 'sqlite' } });
     bed.cluster.beforeNext = {
       match: (r) => r.method === 'PUT' && r.path.endsWith('/status'),
       run: () => {
