@@ -15,7 +15,8 @@ const PVCS = { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind:
 const getPolicy = (bed: TestBed): RetentionPolicy => bed.cluster.get<RetentionPolicy>(RETENTION_POLICIES, NS, 'purge')!;
 const getBackend = (bed: TestBed): StorageBackend => bed.cluster.get<StorageBackend>(STORAGE_BACKENDS, NS, 'store')!;
 const getCron = (bed: TestBed): CronJob | undefined => bed.cluster.get<CronJob>(CRONJOBS, NS, 'rp-purge');
-const cond = (o: { status?: { conditions?: Array<{ type: string }> } }, type: string) => o.status?.conditions?.find((c) => c.type === type);
+type Cond = { type: string; status: string; reason: string; message: string; observedGeneration?: number };
+const cond = (o: { status?: { conditions?: Cond[] } }, type: string): Cond | undefined => o.status?.conditions?.find((c) => c.type === type);
 const reconcilePolicy = (bed: TestBed) => reconcileRetentionPolicy(bed.ctx, `${NS}/purge`, signal);
 const reconcileBackend = (bed: TestBed) => reconcileStorageBackend(bed.ctx, `${NS}/store`, signal);
 
@@ -75,7 +76,7 @@ describe('objects of a newer CRD version (finding 1)', () => {
     const p = getPolicy(bed);
     bed.cluster.put(RETENTION_POLICIES, { ...p, spec: { ...p.spec, retentionDays: 0, parallelism: 1 } as RetentionPolicy['spec'] });
     await reconcilePolicy(bed);
-    const ready = cond(getPolicy(bed), 'Ready') as { reason: string; message: string };
+    const ready = cond(getPolicy(bed), 'Ready')!;
     expect(ready.reason).toBe('InvalidSpec');
     expect(ready.message).toContain('spec.retentionDays');
     expect(ready.message).not.toContain('parallelism');
@@ -92,7 +93,7 @@ describe('a CronJob the API server refuses (finding 6)', () => {
     expect(result.requeueAfterMs).toBeUndefined();
     const p = getPolicy(bed);
     expect(cond(p, 'Ready')).toMatchObject({ status: 'False', reason: 'CronJobInvalid', observedGeneration: 1 });
-    expect((cond(p, 'Ready') as { message: string }).message).toContain('spec.jobTemplate.spec.template.spec.containers[0].image: Invalid value');
+    expect(cond(p, 'Ready')!.message).toContain('spec.jobTemplate.spec.template.spec.containers[0].image: Invalid value');
     expect(cond(p, 'Stalled')).toMatchObject({ status: 'True', reason: 'CronJobInvalid', observedGeneration: 1 });
     expect(bed.events.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'CronJobInvalid']]);
 
