@@ -157,6 +157,17 @@ export function manifestOf(c: InvalidCase, namespace?: string): Record<string, u
   };
 }
 
+/** The cases above that the CronJob API itself refuses (what admission let through before issue 10). */
+export const CRONJOB_REFUSED_CASES: readonly string[] = [
+  'time-zone-nonexistent', 'time-zone-wrong-case', 'time-zone-local',
+  'pod-label-key-invalid', 'pod-label-key-prefix-invalid', 'pod-label-key-name-too-long', 'pod-label-value-invalid', 'pod-label-value-too-long',
+  'pod-annotation-key-invalid', 'node-selector-key-invalid', 'node-selector-value-invalid',
+  'toleration-key-invalid', 'toleration-exists-with-value', 'toleration-empty-key-equal', 'toleration-seconds-without-no-execute', 'toleration-value-invalid',
+  'resources-negative', 'resources-negative-integer', 'resources-unknown-name', 'resources-request-above-limit', 'image-with-space',
+  'affinity-bad-operator', 'affinity-in-without-values', 'affinity-exists-with-values', 'affinity-gt-not-integer', 'affinity-bad-key',
+  'affinity-no-node-terms', 'affinity-pod-term-without-topology-key', 'affinity-weight-zero', 'affinity-selector-label-value-invalid',
+];
+
 /**
  * A jobTemplate that uses every field near the limits of the new rules, with unusual but valid time zones:
  * admission and the runtime validator must accept it, and the API server must accept its CronJob.
