@@ -44,11 +44,10 @@ const NODE_SELECTOR_REQUIREMENT: Schema = {
   properties: {
     key: qualifiedName('The node label key.'),
     operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'], description: 'In, NotIn, Exists, DoesNotExist, Gt or Lt.' },
-    values: values('Values for In and NotIn (one or more), or the single integer for Gt and Lt; none for Exists and DoesNotExist.', {
-      type: 'string',
-      description: 'A value of the node label.',
-      maxLength: 63,
-    }),
+    values: values(
+      'Values for In and NotIn (one or more), or the single integer for Gt and Lt; none for Exists and DoesNotExist.',
+      labelValue('A value of the node label.'),
+    ),
   },
   'x-kubernetes-validations': valuesRules([
     cel<Requirement>(

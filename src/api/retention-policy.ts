@@ -157,10 +157,11 @@ const JOB_TEMPLATE: Schema = {
     },
     affinity: AFFINITY,
     podAnnotations: {
+      // 3072: 64 annotations with the longest keys stay below the pod API's 256 KiB total.
       ...stringMap('Annotations added to the run pods.', {
         type: 'string',
-        description: 'Annotation value.',
-        maxLength: 4096,
+        description: 'Annotation value (at most 3072 characters).',
+        maxLength: 3072,
       }),
       'x-kubernetes-validations': [qualifiedKeysRule('podAnnotations')],
     },
