@@ -139,3 +139,20 @@ export const REQUESTS_WITHIN_LIMITS_RULE: CelRule = cel<{ requests?: Record<stri
   (s) => Object.entries(s.requests ?? {}).every(([k, v]) => s.limits?.[k] === undefined || !(quantityValue(v) > quantityValue(s.limits[k]))),
   { fieldPath: '.requests' },
 );
+
+// --- Image references
+
+const DOMAIN_COMPONENT = '[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?';
+const PATH_COMPONENT = '[a-z0-9]+(([._]|__|[-]+)[a-z0-9]+)*';
+/**
+ * An image reference as the kubelet parses it (the distribution/reference grammar): an optional registry
+ * (host or [IPv6], optional port), lowercase path components, an optional tag and an optional digest.
+ * The pod API checks only for surrounding whitespace; anything else fails later, in the kubelet, as
+ * InvalidImageName. A JSON Schema pattern (RE2 in the API server, JavaScript here), not a CEL rule, so
+ * its backslashes need no CEL escaping.
+ */
+export const IMAGE_REFERENCE =
+  `^((${DOMAIN_COMPONENT}([.]${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(:[0-9]+)?/)?` +
+  `${PATH_COMPONENT}(/${PATH_COMPONENT})*` +
+  '(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?' +
+  '(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$';

@@ -17,6 +17,7 @@ import {
 import type { PrinterColumn, ResourceNames } from './crd.js';
 import { AFFINITY } from './affinity.js';
 import {
+  IMAGE_REFERENCE,
   LABEL_VALUE,
   labelValue,
   NON_NEGATIVE_QUANTITIES_RULE,
@@ -90,9 +91,9 @@ const JOB_TEMPLATE: Schema = {
       type: 'string',
       minLength: 1,
       maxLength: 512,
-      // The pod API refuses surrounding whitespace; the kubelet cannot pull a reference with any (InvalidImageName).
-      pattern: '^[^\\s]+$',
-      description: "Image of the run container (no whitespace). Default: the operator's run image (the same image as the controller).",
+      pattern: IMAGE_REFERENCE,
+      description:
+        "Image of the run container, a reference such as registry.example/team/pyworkflow-retention:1.2 or with @sha256:<digest>. Default: the operator's run image (the same image as the controller).",
     },
     resources: {
       type: 'object',

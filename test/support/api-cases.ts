@@ -102,6 +102,9 @@ export const INVALID_CASES: readonly InvalidCase[] = [
   rp('resources-negative-integer', { ...RP, jobTemplate: { resources: { limits: { cpu: -1 } } } }, 'spec.jobTemplate.resources.limits', 'must not be negative'),
   rp('resources-unknown-name', { ...RP, jobTemplate: { resources: { limits: { cpus: '1' } } } }, 'spec.jobTemplate.resources.limits', 'resource names must be cpu, memory, ephemeral-storage'),
   rp('resources-request-above-limit', { ...RP, jobTemplate: { resources: { requests: { memory: '1Gi' }, limits: { memory: '512Mi' } } } }, 'spec.jobTemplate.resources.requests', 'less than or equal to the limit'),
+  rp('image-uppercase-repository', { ...RP, jobTemplate: { image: 'registry.example/Team/run:1' } }, 'spec.jobTemplate.image', 'should match'),
+  rp('image-short-digest', { ...RP, jobTemplate: { image: 'registry.example/run@sha256:abc' } }, 'spec.jobTemplate.image', 'should match'),
+  rp('image-empty-tag', { ...RP, jobTemplate: { image: 'registry.example/run:' } }, 'spec.jobTemplate.image', 'should match'),
   rp('image-with-space', { ...RP, jobTemplate: { image: 'registry.example/run:1.0 ' } }, 'spec.jobTemplate.image', 'should match'),
   rp('affinity-free-form', { ...RP, jobTemplate: { affinity: { nodeAffinity: { required: true } } } }, 'spec.jobTemplate.affinity.nodeAffinity.required', 'unknown field'),
   rp('affinity-bad-operator', { ...RP, jobTemplate: { affinity: nodeAffinity([{ key: 'zone', operator: 'Near', values: ['a'] }]) } }, `${NODE_TERM}.operator`, 'Unsupported value'),
@@ -162,7 +165,8 @@ export function manifestOf(c: InvalidCase, namespace?: string): Record<string, u
 /**
  * The cases above that the API server refuses in the CronJob, or in the pods its Jobs create (what
  * admission let through before issue 10).
- * Not here: affinity-gt-not-integer (the API accepts it; the scheduler then cannot parse it and the pod
+ * Not here: image-uppercase-repository, image-short-digest and image-empty-tag (the API accepts them; the
+ * kubelet cannot parse them and the pod waits in InvalidImageName), affinity-gt-not-integer (the API accepts it; the scheduler then cannot parse it and the pod
  * never schedules), affinity-free-form (the API drops unknown fields: the pod silently loses the affinity)
  * and pod-annotation-value-too-long (one such value is accepted; the bound keeps 64 of them within the pod
  * API's 256 KiB total for all annotations).

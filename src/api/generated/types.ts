@@ -337,7 +337,7 @@ export interface RunSecurityContext {
 
 /** Settings for the run pods (the CronJob's pod template). Everything else in the pod is fixed by the operator. */
 export interface RunJobTemplate {
-  /** Image of the run container (no whitespace). Default: the operator's run image (the same image as the controller). */
+  /** Image of the run container, a reference such as registry.example/team/pyworkflow-retention:1.2 or with @sha256:<digest>. Default: the operator's run image (the same image as the controller). */
   image?: string;
   /** Compute resources of the run container. */
   resources?: ResourceRequirements;

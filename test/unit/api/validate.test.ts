@@ -16,7 +16,7 @@ import {
   type Validated,
 } from '../../../src/api/validate.js';
 import { INVALID_CASES, manifestOf, VALID_JOB_TEMPLATE, VALID_SPECS, VALID_TIME_ZONES } from '../../support/api-cases.js';
-import { quantityValue, timeZoneExists } from '../../../src/api/core-rules.js';
+import { IMAGE_REFERENCE, quantityValue, timeZoneExists } from '../../../src/api/core-rules.js';
 import { readRetentionPolicy, readStorageBackend } from '../../../src/api/validate.js';
 import { REPO_ROOT } from '../../support/test-env.js';
 
@@ -198,6 +198,18 @@ describe('the pod template rules (issue 10, finding 6)', () => {
   it('know time zones that exist, in their exact spelling', () => {
     expect(['UTC', 'Europe/Berlin', 'Asia/Kolkata', 'US/Pacific', 'Etc/GMT-14'].filter((z) => !timeZoneExists(z))).toEqual([]);
     expect(['Mars/Olympus_Mons', 'Europe/Atlantis', 'europe/berlin', 'Local', 'local', 'Etc/GMT+15'].filter(timeZoneExists)).toEqual([]);
+  });
+
+  it('accept image references the kubelet accepts, and refuse those it cannot parse', () => {
+    const valid = [
+      'postgres', 'postgres:16', 'docker.io/library/postgres:16.1-alpine', 'ghcr.io/org/repo/sub:v1.2.3', 'localhost:5000/x',
+      'localhost:5000', 'Registry.Example.COM/app', 'Upper/app', '[::1]:5000/app:1', 'quay.io/a__b/c-d.e:latest', 'a---b/c',
+      `registry.example:5000/team/app@sha256:${'0'.repeat(64)}`, `app:tag@sha256:${'f'.repeat(64)}`, '10.0.0.1:5000/app:Tag_1',
+    ];
+    const invalid = ['app:tag with space', ' app', 'registry.example/App', 'app/Sub', 'Ubuntu', 'app:', ':tag', 'app//x', 'app@sha256:short', 'app:-tag', '-app', 'app_', 'http://registry/app'];
+    const accepts = (image: string): boolean => new RegExp(IMAGE_REFERENCE, 'u').test(image);
+    expect(valid.filter((i) => !accepts(i))).toEqual([]);
+    expect(invalid.filter(accepts)).toEqual([]);
   });
 
   it('read quantities as the pod API does, to compare requests with limits', () => {
