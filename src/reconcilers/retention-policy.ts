@@ -76,14 +76,14 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
     cronJob = undefined;
   } else if (!validated.ok) {
     ready = { status: 'False', reason: 'InvalidSpec', message: `The policy is invalid (${validated.errors.join('; ')}); scheduled runs are suspended until it is fixed.` };
-    if (cronJob) cronJob = await ensureSuspended(ctx, cronJob, signal);
+    if (cronJob) cronJob = await suspendUnlessRefused(ctx, cronJob, signal);
   } else {
     const policy = validated.value;
     const backendName = policy.spec.backendRef.name;
     const usability = assessBackend(backendName, namespace, ctx.backends.get(namespace, backendName));
     if (!usability.usable) {
       ready = { status: 'False', reason: usability.reason, message: usability.message };
-      if (cronJob) cronJob = await ensureSuspended(ctx, cronJob, signal);
+      if (cronJob) cronJob = await suspendUnlessRefused(ctx, cronJob, signal);
     } else {
       desired = desiredCronJob({ policy, backend: usability.backend, runImage: ctx.runImage });
       // A refusal (422 and the like) is recorded as Ready=False CronJobInvalid rather than thrown: retrying
@@ -243,7 +243,10 @@ async function suspendUnlessRefused(ctx: ReconcileContext, cronJob: CronJob, sig
   try {
     return await ensureSuspended(ctx, cronJob, signal);
   } catch (err) {
-    if (!cronJobRefusal(err, cronJob.metadata.name, 'update')) throw err;
+    const refused = cronJobRefusal(err, cronJob.metadata.name, 'update');
+    if (!refused) throw err;
+    // Retrying cannot help either; the policy's status already says why it is not Ready.
+    ctx.logger.warn('the API server refused to suspend the CronJob', { cronJob: `${cronJob.metadata.namespace}/${cronJob.metadata.name}`, reason: refused.reason });
     return cronJob;
   }
 }
