@@ -123,6 +123,17 @@ describe('a CronJob the API server refuses (finding 6)', () => {
     expect(getCron(bed)!.spec.schedule).toBe('0 3 * * *');
   });
 
+  it('an invalid spec whose CronJob cannot be suspended (the update refused too): InvalidSpec and Stalled, no error', async () => {
+    const bed = setup();
+    await reconcilePolicy(bed);
+    const p = getPolicy(bed);
+    bed.cluster.put(RETENTION_POLICIES, { ...p, spec: { ...p.spec, retentionDays: 0 } });
+    bed.cluster.failNext = { match: (r) => r.method === 'PUT' && r.path.endsWith('/cronjobs/rp-purge'), error: refusal() };
+    await reconcilePolicy(bed);
+    expect(cond(getPolicy(bed), 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(cond(getPolicy(bed), 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+  });
+
   it('a 403 denial is CronJobForbidden (not Stalled); a 500 stays an error for the work queue to retry', async () => {
     const bed = setup();
     bed.cluster.failNext = { match: (r) => r.method === 'POST', error: new ApiError(403, 'Forbidden', 'admission webhook "deny.example" denied the request') };
