@@ -89,3 +89,26 @@ export function toOpenApi(schema: Schema): OpenApiSchema {
   if (schema.anyOf) out.anyOf = schema.anyOf.map(toOpenApi);
   return out;
 }
+
+/**
+ * `value` without the fields `schema` does not declare, as the API server prunes them: what a reader of
+ * this schema version owns of an object that a newer version may have extended. Returns a new value.
+ */
+export function pruneToSchema(schema: Schema, value: unknown): unknown {
+  if (Array.isArray(value)) return schema.items ? value.map((v: unknown) => pruneToSchema(schema.items!, v)) : value;
+  if (typeof value !== 'object' || value === null) return value;
+  const record = value as Record<string, unknown>;
+  if (schema.properties) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(record)) {
+      const property = schema.properties[k];
+      if (property) out[k] = pruneToSchema(property, v);
+      else if (schema['x-kubernetes-preserve-unknown-fields'] === true) out[k] = v;
+    }
+    return out;
+  }
+  if (schema.additionalProperties) {
+    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, pruneToSchema(schema.additionalProperties!, v)]));
+  }
+  return value;
+}

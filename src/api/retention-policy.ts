@@ -15,6 +15,19 @@ import {
   objectName,
 } from './common.js';
 import type { PrinterColumn, ResourceNames } from './crd.js';
+import { AFFINITY } from './affinity.js';
+import {
+  IMAGE_REFERENCE,
+  LABEL_VALUE,
+  labelValue,
+  NON_NEGATIVE_QUANTITIES_RULE,
+  QUANTITY_PATTERN,
+  qualifiedKeysRule,
+  qualifiedName,
+  REQUESTS_WITHIN_LIMITS_RULE,
+  RESOURCE_NAMES_RULE,
+  TIME_ZONE_EXISTS_RULES,
+} from './core-rules.js';
 import { cel, type Schema } from './openapi.js';
 import { isValidSchedule, isValidTimeZoneName, SCHEDULE_PATTERN, TIME_ZONE_PATTERN } from './schedule.js';
 
@@ -33,6 +46,11 @@ export const RETENTION_POLICY_CONDITIONS = {
   ready: 'Ready',
   /** The most recent finished run succeeded. */
   lastRunSucceeded: 'LastRunSucceeded',
+  /**
+   * Present (True) only while the policy cannot make progress without a change of its spec (InvalidSpec,
+   * CronJobInvalid): kstatus-style tools report it as Failed instead of waiting.
+   */
+  stalled: 'Stalled',
 } as const;
 
 export const RUN_OUTCOMES = ['Succeeded', 'Failed', 'Cancelled'] as const;
@@ -43,22 +61,25 @@ export const HISTORY_LIMIT = 10;
 
 const TERMINAL_LIST = TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ');
 
-const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
 const RESERVED_LABEL_PREFIX = `${API_GROUP}/`;
 
 function stringMap(description: string, valueSchema: Schema): Schema {
   return { type: 'object', description, maxProperties: 64, additionalProperties: valueSchema };
 }
 
-/** A resource quantity (e.g. 500m, 256Mi), in the int-or-string form core types use. */
+/** Resource quantities (e.g. 500m, 256Mi) by resource name, in the int-or-string form core types use. */
 function quantityMap(description: string): Schema {
-  return stringMap(description, {
-    description: 'A resource quantity, e.g. 500m or 256Mi.',
-    'x-kubernetes-int-or-string': true,
-    anyOf: [{ type: 'integer' }, { type: 'string' }],
-    pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
-    tsType: 'number | string',
-  });
+  return {
+    ...stringMap(description, {
+      description: 'A resource quantity, e.g. 500m or 256Mi (not negative).',
+      'x-kubernetes-int-or-string': true,
+      anyOf: [{ type: 'integer' }, { type: 'string' }],
+      pattern: QUANTITY_PATTERN,
+      tsType: 'number | string',
+    }),
+    maxProperties: 3,
+    'x-kubernetes-validations': [RESOURCE_NAMES_RULE, NON_NEGATIVE_QUANTITIES_RULE],
+  };
 }
 
 const JOB_TEMPLATE: Schema = {
@@ -70,22 +91,24 @@ const JOB_TEMPLATE: Schema = {
       type: 'string',
       minLength: 1,
       maxLength: 512,
-      description: "Image of the run container. Default: the operator's run image (the same image as the controller).",
+      pattern: IMAGE_REFERENCE,
+      description:
+        "Image of the run container, a reference such as registry.example/team/pyworkflow-retention:1.2 or with @sha256:<digest>. Default: the operator's run image (the same image as the controller).",
     },
     resources: {
       type: 'object',
       tsName: 'ResourceRequirements',
       description: 'Compute resources of the run container.',
       properties: {
-        requests: quantityMap('Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.'),
-        limits: quantityMap('Maximum resources, e.g. {memory: 512Mi}.'),
+        requests: quantityMap('Minimum resources (cpu, memory, ephemeral-storage), e.g. {cpu: 100m, memory: 128Mi}; at most the limits.'),
+        limits: quantityMap('Maximum resources (cpu, memory, ephemeral-storage), e.g. {memory: 512Mi}.'),
       },
+      'x-kubernetes-validations': [REQUESTS_WITHIN_LIMITS_RULE],
     },
-    nodeSelector: stringMap('Node labels the run pod must be scheduled on.', {
-      type: 'string',
-      description: 'Required value of the node label.',
-      maxLength: 63,
-    }),
+    nodeSelector: {
+      ...stringMap('Node labels the run pod must be scheduled on.', labelValue('Required value of the node label.')),
+      'x-kubernetes-validations': [qualifiedKeysRule('nodeSelector')],
+    },
     tolerations: {
       type: 'array',
       description: 'Taints the run pod tolerates.',
@@ -96,9 +119,9 @@ const JOB_TEMPLATE: Schema = {
         tsName: 'Toleration',
         description: 'A core/v1 Toleration.',
         properties: {
-          key: { type: 'string', maxLength: 316, description: 'Taint key the toleration applies to; empty matches all keys (with operator Exists).' },
+          key: qualifiedName('Taint key the toleration applies to; empty matches all keys (with operator Exists).', { allowEmpty: true }),
           operator: { type: 'string', enum: ['Exists', 'Equal'], description: 'Exists or Equal (the default).' },
-          value: { type: 'string', maxLength: 63, description: 'Taint value the toleration matches (operator Equal).' },
+          value: labelValue('Taint value the toleration matches (operator Equal; empty with Exists).'),
           effect: {
             type: 'string',
             enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'],
@@ -110,19 +133,39 @@ const JOB_TEMPLATE: Schema = {
             description: 'For NoExecute: how long the pod stays bound after the taint appears.',
           },
         },
+        // The pod API's toleration rules, which would otherwise refuse the CronJob.
+        'x-kubernetes-validations': [
+          cel<{ key?: string; operator?: string }>(
+            "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+            'operator must be Exists when key is empty (a toleration of every taint)',
+            (t) => (t.key ?? '') !== '' || t.operator === 'Exists',
+            { fieldPath: '.operator' },
+          ),
+          cel<{ operator?: string; value?: string }>(
+            "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+            'value must be empty when operator is Exists',
+            (t) => t.operator !== 'Exists' || (t.value ?? '') === '',
+            { fieldPath: '.value', reason: 'FieldValueForbidden' },
+          ),
+          cel<{ effect?: string; tolerationSeconds?: number }>(
+            "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+            'effect must be NoExecute when tolerationSeconds is set',
+            (t) => t.tolerationSeconds === undefined || t.effect === 'NoExecute',
+            { fieldPath: '.effect' },
+          ),
+        ],
       },
     },
-    affinity: {
-      type: 'object',
-      description: 'Scheduling constraints of the run pod (a core/v1 Affinity, validated when the CronJob is written).',
-      'x-kubernetes-preserve-unknown-fields': true,
-      tsType: '{ [key: string]: unknown }',
+    affinity: AFFINITY,
+    podAnnotations: {
+      // 3072: 64 annotations with the longest keys stay below the pod API's 256 KiB total.
+      ...stringMap('Annotations added to the run pods.', {
+        type: 'string',
+        description: 'Annotation value (at most 3072 characters).',
+        maxLength: 3072,
+      }),
+      'x-kubernetes-validations': [qualifiedKeysRule('podAnnotations')],
     },
-    podAnnotations: stringMap('Annotations added to the run pods.', {
-      type: 'string',
-      description: 'Annotation value.',
-      maxLength: 4096,
-    }),
     podLabels: {
       ...stringMap(`Labels added to the run pods. Keys with the ${RESERVED_LABEL_PREFIX} prefix are the operator's.`, {
         type: 'string',
@@ -131,6 +174,7 @@ const JOB_TEMPLATE: Schema = {
         pattern: LABEL_VALUE,
       }),
       'x-kubernetes-validations': [
+        qualifiedKeysRule('podLabels'),
         cel<Record<string, string>>(
           `self.all(k, !k.startsWith('${RESERVED_LABEL_PREFIX}'))`,
           `label keys with the prefix ${RESERVED_LABEL_PREFIX} are set by the operator`,
@@ -243,6 +287,8 @@ export const RETENTION_POLICY_SPEC: Schema = {
           'must be an IANA time zone name such as UTC or Europe/Berlin',
           isValidTimeZoneName,
         ),
+        // Syntax is not existence: "Mars/Olympus" would pass above and be refused in the CronJob.
+        ...TIME_ZONE_EXISTS_RULES,
       ],
     },
     suspend: { type: 'boolean', default: false, description: 'Stops scheduled runs; a run in progress finishes.' },
@@ -351,7 +397,7 @@ export const RETENTION_POLICY_STATUS: Schema = {
       minimum: 0,
       description: 'The .metadata.generation this status was computed from.',
     },
-    conditions: conditionsSchema('Ready: the policy can run; LastRunSucceeded: the outcome of the most recent finished run.'),
+    conditions: conditionsSchema('Ready: the policy can run; LastRunSucceeded: the outcome of the most recent finished run; Stalled (only while True): the spec must change before the policy can run.'),
     cronJobName: objectName('Name of the CronJob the operator owns for this policy.'),
     lastScheduleTime: timestamp('When a run was last scheduled.'),
     nextScheduleTime: timestamp('When the next scheduled run is due (unset while suspended).'),

@@ -30,6 +30,8 @@ export const STORAGE_BACKEND_CONDITIONS = {
   ready: 'Ready',
   /** The last run that used this backend connected to the store and read its schema version. */
   reachable: 'Reachable',
+  /** Present (True) only while the spec is invalid: nothing changes until the spec does (kstatus: Failed). */
+  stalled: 'Stalled',
 } as const;
 
 export const STORAGE_TYPES = ['postgres', 'citus', 'mysql', 'sqlite', 'file', 'cassandra', 'dynamodb'] as const;
@@ -366,7 +368,7 @@ export const STORAGE_BACKEND_STATUS: Schema = {
       minimum: 0,
       description: 'The .metadata.generation this status was computed from.',
     },
-    conditions: conditionsSchema('Ready: the spec is usable; Reachable: the last run connected to the store.'),
+    conditions: conditionsSchema('Ready: the spec is usable; Reachable: the last run connected to the store; Stalled (only while True): the spec must change before anything else can.'),
     observedSchemaVersion: {
       type: 'string',
       maxLength: 64,

@@ -1,6 +1,9 @@
 // Runtime validation of StorageBackend and RetentionPolicy objects from the same schema source as the CRDs:
 // ajv checks structure and applies defaults, then each CEL rule's TypeScript twin runs, as admission does.
-// The controller re-validates everything it reads: nothing downstream relies on admission alone.
+// Two uses: `validate*` judges a whole manifest as a client would submit it (strict, like kubectl), and
+// `read*` is how the controller reads objects from the API server: it re-validates the spec it acts on
+// (nothing downstream relies on admission alone) but prunes unknown fields and never judges the status,
+// so a newer CRD (a new defaulted field) or an older controller after a rollback keeps reconciling.
 
 import AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -17,10 +20,11 @@ const Ajv = AjvModule as unknown as typeof AjvModule.default;
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
-function createAjv(): InstanceType<typeof Ajv> {
+/** `prune`: drop unknown fields (as the API server prunes them) instead of reporting them. */
+function createAjv(options: { prune: boolean }): InstanceType<typeof Ajv> {
   // strictTypes off: the int-or-string form puts `pattern` next to an anyOf, which Kubernetes requires
   // and ajv's strict typing would flag.
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, useDefaults: true });
+  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, useDefaults: true, ...(options.prune ? { removeAdditional: true } : {}) });
   // Kubernetes extensions: structural hints ajv has no meaning for; CEL rules and list semantics are
   // checked by `checkKubernetesRules` below instead.
   for (const keyword of [
@@ -41,7 +45,8 @@ function createAjv(): InstanceType<typeof Ajv> {
 
 /**
  * The API server prunes unknown fields; clients see them rejected only under strict field validation.
- * At runtime an unknown field means a newer or hand-edited object: reject it, like kubectl's default.
+ * The strict validator rejects them, like kubectl's default; the reader (ajv's removeAdditional) drops
+ * them, because on an object read back from the API server an unknown field means a newer CRD.
  */
 function closeObjects(schema: OpenApiSchema): OpenApiSchema {
   const out: OpenApiSchema = { ...schema };
@@ -56,7 +61,8 @@ function closeObjects(schema: OpenApiSchema): OpenApiSchema {
   return out;
 }
 
-const ajv = createAjv();
+const ajv = createAjv({ prune: false });
+const pruningAjv = createAjv({ prune: true });
 
 interface Validator {
   schema: Schema;
@@ -65,8 +71,9 @@ interface Validator {
   precheck?: (data: unknown) => string[];
 }
 
-function validator(schema: Schema, precheck?: (data: unknown) => string[]): Validator {
-  return { schema, structural: ajv.compile(closeObjects(toOpenApi(schema))), ...(precheck ? { precheck } : {}) };
+function validator(schema: Schema, precheck?: (data: unknown) => string[], options: { prune: boolean } = { prune: false }): Validator {
+  const compiler = options.prune ? pruningAjv : ajv;
+  return { schema, structural: compiler.compile(closeObjects(toOpenApi(schema))), ...(precheck ? { precheck } : {}) };
 }
 
 /** `T` is the generated type of `v.schema`: what the structural and rule checks have just established. */
@@ -104,8 +111,39 @@ const STORAGE_BACKEND = validator(STORAGE_BACKEND_SCHEMA, kindCheck('StorageBack
 const STORAGE_BACKEND_SPEC_V = validator(STORAGE_BACKEND_SPEC, (d) => memoryCheck(d, 'type'));
 const RETENTION_POLICY = validator(RETENTION_POLICY_SCHEMA, kindCheck('RetentionPolicy'));
 const RETENTION_POLICY_SPEC_V = validator(RETENTION_POLICY_SPEC);
+const STORAGE_BACKEND_SPEC_READER = validator(STORAGE_BACKEND_SPEC, (d) => memoryCheck(d, 'spec.type'), { prune: true });
+const RETENTION_POLICY_SPEC_READER = validator(RETENTION_POLICY_SPEC, undefined, { prune: true });
 
-/** A whole StorageBackend as read from the API server; on success, a copy with schema defaults applied. */
+/**
+ * An object as the controller reads it from the API server: its spec validated (unknown fields pruned,
+ * defaults applied, every rule checked), its status passed through unjudged. Only apiVersion and kind
+ * are checked besides: they say which schema applies.
+ */
+function read<T>(kind: string, spec: Validator, data: unknown): Validated<T> {
+  if (!isObject(data)) return { ok: false, errors: [`a ${kind} must be an object`] };
+  const errors: string[] = [];
+  if (data.apiVersion !== API_GROUP_VERSION) errors.push(`apiVersion: must be ${API_GROUP_VERSION}`);
+  if (data.kind !== kind) errors.push(`kind: must be ${kind}`);
+  if (!isObject(data.metadata)) errors.push('metadata: Required value');
+  if (data.spec === undefined) errors.push('spec: Required value');
+  if (errors.length > 0) return { ok: false, errors };
+  const validated = run<unknown>(spec, data.spec, 'spec');
+  if (!validated.ok) return validated;
+  // The status is the controller's own record (possibly with fields of a newer version): never judged, never changed here.
+  return { ok: true, value: { ...data, spec: validated.value } as T };
+}
+
+/** A StorageBackend read from the API server: the spec validated with unknown fields pruned; the status untouched. */
+export function readStorageBackend(data: unknown): Validated<StorageBackend> {
+  return read<StorageBackend>('StorageBackend', STORAGE_BACKEND_SPEC_READER, data);
+}
+
+/** A RetentionPolicy read from the API server: the spec validated with unknown fields pruned; the status untouched. */
+export function readRetentionPolicy(data: unknown): Validated<RetentionPolicy> {
+  return read<RetentionPolicy>('RetentionPolicy', RETENTION_POLICY_SPEC_READER, data);
+}
+
+/** A whole StorageBackend manifest, judged strictly (unknown fields rejected); on success, a copy with schema defaults applied. */
 export function validateStorageBackend(data: unknown): Validated<StorageBackend> {
   return run<StorageBackend>(STORAGE_BACKEND, data, '');
 }
@@ -114,7 +152,7 @@ export function validateStorageBackendSpec(data: unknown): Validated<StorageBack
   return run<StorageBackendSpec>(STORAGE_BACKEND_SPEC_V, data, '');
 }
 
-/** A whole RetentionPolicy as read from the API server; on success, a copy with schema defaults applied. */
+/** A whole RetentionPolicy manifest, judged strictly (unknown fields rejected); on success, a copy with schema defaults applied. */
 export function validateRetentionPolicy(data: unknown): Validated<RetentionPolicy> {
   return run<RetentionPolicy>(RETENTION_POLICY, data, '');
 }

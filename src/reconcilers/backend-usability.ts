@@ -4,7 +4,7 @@
 // (e.g. its volume claim is missing), which only the backend reconciler can see.
 
 import type { StorageBackend } from '../api/generated/types.js';
-import { validateStorageBackend } from '../api/validate.js';
+import { readStorageBackend } from '../api/validate.js';
 import { runPodStorage } from '../backends/registry.js';
 import { findCondition } from './conditions.js';
 
@@ -21,7 +21,7 @@ export function assessBackend(name: string, namespace: string, observed: Storage
       message: `StorageBackend "${name}" does not exist in namespace ${namespace}: create it or correct spec.backendRef.name; ${suffix}`,
     };
   }
-  const validated = validateStorageBackend(observed);
+  const validated = readStorageBackend(observed);
   if (!validated.ok) {
     return { usable: false, reason: 'BackendInvalid', message: `StorageBackend "${name}" is invalid (${validated.errors.join('; ')}); ${suffix}` };
   }

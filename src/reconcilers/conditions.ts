@@ -31,3 +31,16 @@ export function setCondition(conditions: readonly Condition[] | undefined, input
 export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
+
+/** Ready reasons that only a change of the object's spec can clear. */
+export const STALLED_REASONS: ReadonlySet<string> = new Set(['InvalidSpec', 'CronJobInvalid']);
+
+/**
+ * kstatus's `Stalled` (an "abnormal-true" condition): present with status True, the Ready reason and
+ * message while the object cannot make progress without a spec change; absent otherwise, so tools such
+ * as `kstatus`/Flux/Argo CD report the object as Failed rather than waiting for it forever.
+ */
+export function setStalled(conditions: readonly Condition[], ready: Omit<ConditionInput, 'type'>, nowMs: number): Condition[] {
+  if (ready.status === 'False' && STALLED_REASONS.has(ready.reason)) return setCondition(conditions, { ...ready, type: 'Stalled', status: 'True' }, nowMs);
+  return conditions.filter((c) => c.type !== 'Stalled');
+}

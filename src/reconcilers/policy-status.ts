@@ -3,7 +3,7 @@
 // run-now token. Deterministic for unchanged inputs, so a steady state compares equal and writes nothing.
 
 import type { RetentionPolicyStatus } from '../api/generated/types.js';
-import { apiTime, setCondition, type ConditionInput } from './conditions.js';
+import { apiTime, setCondition, setStalled, type ConditionInput } from './conditions.js';
 import { accountRuns, type FinishedRun } from './run-results.js';
 import { nextScheduleTime } from './schedule.js';
 import type { CronJob } from './workloads.js';
@@ -31,11 +31,12 @@ export function desiredPolicyStatus(input: PolicyStatusInput): PolicyStatusResul
   const gen = generation === undefined ? {} : { observedGeneration: generation };
   const accounting = accountRuns(current, input.runs, generation, nowMs);
   let conditions = setCondition(accounting.conditions, { type: 'Ready', ...input.ready, ...gen }, nowMs);
+  conditions = setStalled(conditions, { ...input.ready, ...gen }, nowMs);
   if (!conditions.some((c) => c.type === 'LastRunSucceeded')) {
     conditions = setCondition(conditions, { type: 'LastRunSucceeded', status: 'Unknown', reason: 'NoRunYet', message: 'No run of this policy has finished yet.', ...gen }, nowMs);
   }
-  // Ready first, then LastRunSucceeded, then anything else: a stable order compares equal.
-  const rank = (t: string): number => (t === 'Ready' ? 0 : t === 'LastRunSucceeded' ? 1 : 2);
+  // Ready first, then Stalled, then LastRunSucceeded, then anything else: a stable order compares equal.
+  const rank = (t: string): number => (t === 'Ready' ? 0 : t === 'Stalled' ? 1 : t === 'LastRunSucceeded' ? 2 : 3);
   conditions.sort((a, b) => rank(a.type) - rank(b.type));
 
   const cron = input.cronJob;

@@ -5,12 +5,14 @@
 
 import { API_GROUP, RUN_NOW_TOKEN_ANNOTATION } from '../api/common.js';
 import type { RetentionPolicy } from '../api/generated/types.js';
-import { validateRetentionPolicy } from '../api/validate.js';
+import { RETENTION_POLICY_STATUS } from '../api/retention-policy.js';
+import { readRetentionPolicy } from '../api/validate.js';
 import { isAlreadyExists, isNotFound } from '../controller/kube-api.js';
 import { CRONJOBS, JOBS, RETENTION_POLICIES, collectionPath, objectPath, splitKey } from '../controller/resources.js';
 import { assessBackend } from './backend-usability.js';
 import { findCondition, type ConditionInput } from './conditions.js';
 import { cronJobDrift, cronJobUpdate } from './cronjob-drift.js';
+import { cronJobRefusal } from './cronjob-refusal.js';
 import { desiredCronJob } from './desired-cronjob.js';
 import { desiredManualJob, runNowRequest } from './manual-run.js';
 import { ACCOUNTED_ANNOTATION, cronJobName, POLICY_UID_ANNOTATION } from './names.js';
@@ -63,7 +65,7 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
   let cronJob: CronJob | undefined = ctx.cronJobs.get(namespace, cronName);
   let ready: Ready;
   let desired: CronJob | undefined;
-  const validated = validateRetentionPolicy(observed);
+  const validated = readRetentionPolicy(observed);
   if (cronJob && !isControlledBy(cronJob, observed.metadata.uid)) {
     // Ownership guard: never adopt or overwrite a CronJob this policy does not control.
     const earlierPolicy = cronJob.metadata.ownerReferences?.some((r) => r.kind === 'RetentionPolicy' && r.name === name);
@@ -74,38 +76,56 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
     cronJob = undefined;
   } else if (!validated.ok) {
     ready = { status: 'False', reason: 'InvalidSpec', message: `The policy is invalid (${validated.errors.join('; ')}); scheduled runs are suspended until it is fixed.` };
-    if (cronJob) cronJob = await ensureSuspended(ctx, cronJob, signal);
+    if (cronJob) cronJob = await suspendUnlessRefused(ctx, cronJob, signal);
   } else {
     const policy = validated.value;
     const backendName = policy.spec.backendRef.name;
     const usability = assessBackend(backendName, namespace, ctx.backends.get(namespace, backendName));
     if (!usability.usable) {
       ready = { status: 'False', reason: usability.reason, message: usability.message };
-      if (cronJob) cronJob = await ensureSuspended(ctx, cronJob, signal);
+      if (cronJob) cronJob = await suspendUnlessRefused(ctx, cronJob, signal);
     } else {
       desired = desiredCronJob({ policy, backend: usability.backend, runImage: ctx.runImage });
+      // A refusal (422 and the like) is recorded as Ready=False CronJobInvalid rather than thrown: retrying
+      // with backoff cannot help before the spec changes, and a thrown error never reaches the status.
+      let refused: Ready | undefined;
       if (!cronJob) {
         try {
           cronJob = await ctx.api.request<CronJob>({ method: 'POST', path: collectionPath(CRONJOBS, namespace), body: desired, signal });
+          log.info('created CronJob', { cronJob: cronName });
+          events.push(() => ctx.events.record(target, 'Normal', 'CronJobCreated', 'CreateCronJob', `Created CronJob ${cronName} (schedule "${policy.spec.schedule}")`));
         } catch (err) {
           // Cache lag: it exists already (we created it before a crash); re-observe instead of failing.
           if (isAlreadyExists(err)) return { requeueAfterMs: 1_000 };
-          throw err;
+          refused = cronJobRefusal(err, cronName, 'create');
+          if (!refused) throw err;
         }
-        log.info('created CronJob', { cronJob: cronName });
-        events.push(() => ctx.events.record(target, 'Normal', 'CronJobCreated', 'CreateCronJob', `Created CronJob ${cronName} (schedule "${policy.spec.schedule}")`));
       } else {
         const drift = cronJobDrift(cronJob, desired);
         if (drift.length > 0) {
-          cronJob = await ctx.api.request<CronJob>({ method: 'PUT', path: objectPath(CRONJOBS, namespace, cronName), body: cronJobUpdate(cronJob, desired), signal });
-          log.info('updated CronJob', { cronJob: cronName, drift });
-          events.push(() => ctx.events.record(target, 'Normal', 'CronJobUpdated', 'UpdateCronJob', `Updated CronJob ${cronName}: ${drift.join(', ')}`));
+          try {
+            cronJob = await ctx.api.request<CronJob>({ method: 'PUT', path: objectPath(CRONJOBS, namespace, cronName), body: cronJobUpdate(cronJob, desired), signal });
+            log.info('updated CronJob', { cronJob: cronName, drift });
+            events.push(() => ctx.events.record(target, 'Normal', 'CronJobUpdated', 'UpdateCronJob', `Updated CronJob ${cronName}: ${drift.join(', ')}`));
+          } catch (err) {
+            refused = cronJobRefusal(err, cronName, 'update');
+            if (!refused) throw err;
+          }
         }
       }
       const zone = policy.spec.timeZone ?? 'UTC';
-      ready = policy.spec.suspend
-        ? { status: 'True', reason: 'Suspended', message: `spec.suspend is true: CronJob ${cronName} starts no scheduled runs (a run-now annotation still starts one).` }
-        : { status: 'True', reason: 'Scheduled', message: `CronJob ${cronName} runs "${policy.spec.schedule}" (${zone}) against StorageBackend ${backendName}.` };
+      if (refused) {
+        log.warn('the API server refused the CronJob', { cronJob: cronName, reason: refused.reason });
+        // No manual run from a pod template the API server refuses (a Job would be refused the same way),
+        // and no scheduled run from the previous spec either, as for an invalid spec.
+        desired = undefined;
+        if (cronJob) cronJob = await suspendUnlessRefused(ctx, cronJob, signal);
+        ready = refused;
+      } else {
+        ready = policy.spec.suspend
+          ? { status: 'True', reason: 'Suspended', message: `spec.suspend is true: CronJob ${cronName} starts no scheduled runs (a run-now annotation still starts one).` }
+          : { status: 'True', reason: 'Scheduled', message: `CronJob ${cronName} runs "${policy.spec.schedule}" (${zone}) against StorageBackend ${backendName}.` };
+      }
     }
   }
 
@@ -172,10 +192,14 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
     RETENTION_POLICIES,
     observed,
     (current: RetentionPolicy) => {
-      const r = desiredPolicyStatus({ current: current.status, generation: current.metadata.generation, ready, cronJob, runs, runNowToken, nowMs: now });
+      // observedGeneration is the generation this reconcile read and decided from, also when a conflict
+      // made it re-read a newer object: a tool waiting for observedGeneration == generation must not see
+      // a spec change as handled before a reconcile has acted on it.
+      const r = desiredPolicyStatus({ current: current.status, generation: observed.metadata.generation, ready, cronJob, runs, runNowToken, nowMs: now });
       return { status: r.status, meta: r.counted };
     },
     signal,
+    { statusSchema: RETENTION_POLICY_STATUS },
   );
   if (write.kind === 'gone') return {};
   const status = write.object.status;
@@ -212,6 +236,19 @@ async function ensureSuspended(ctx: ReconcileContext, cronJob: CronJob, signal: 
   const body: CronJob = { ...cronJob, spec: { ...cronJob.spec, suspend: true } };
   ctx.logger.info('suspending CronJob', { cronJob: `${cronJob.metadata.namespace}/${cronJob.metadata.name}` });
   return ctx.api.request<CronJob>({ method: 'PUT', path: objectPath(CRONJOBS, cronJob.metadata.namespace ?? '', cronJob.metadata.name), body, signal });
+}
+
+/** ensureSuspended, except that a refusal of that PUT too (an admission policy denying every update) is left as it is. */
+async function suspendUnlessRefused(ctx: ReconcileContext, cronJob: CronJob, signal: AbortSignal): Promise<CronJob> {
+  try {
+    return await ensureSuspended(ctx, cronJob, signal);
+  } catch (err) {
+    const refused = cronJobRefusal(err, cronJob.metadata.name, 'update');
+    if (!refused) throw err;
+    // Retrying cannot help either; the policy's status already says why it is not Ready.
+    ctx.logger.warn('the API server refused to suspend the CronJob', { cronJob: `${cronJob.metadata.namespace}/${cronJob.metadata.name}`, reason: refused.reason });
+    return cronJob;
+  }
 }
 
 async function markAccounted(ctx: ReconcileContext, job: Job, signal: AbortSignal): Promise<void> {

@@ -5,11 +5,12 @@
 
 import { API_GROUP, LABELS } from '../api/common.js';
 import type { StorageBackend, StorageBackendStatus } from '../api/generated/types.js';
-import { validateStorageBackend } from '../api/validate.js';
+import { STORAGE_BACKEND_STATUS } from '../api/storage-backend.js';
+import { readStorageBackend } from '../api/validate.js';
 import { runPodStorage } from '../backends/registry.js';
 import { ApiError, isNotFound } from '../controller/kube-api.js';
 import { STORAGE_BACKENDS, objectPath, splitKey, type KubeObject, type ResourceType } from '../controller/resources.js';
-import { apiTime, findCondition, setCondition, type ConditionInput } from './conditions.js';
+import { apiTime, findCondition, setCondition, setStalled, type ConditionInput } from './conditions.js';
 import type { ReconcileContext, ReconcileResult } from './context.js';
 import { nameLabelValue, POLICY_UID_ANNOTATION } from './names.js';
 import { readFinishedRun, type FinishedRun } from './run-results.js';
@@ -39,7 +40,7 @@ export async function reconcileStorageBackend(ctx: ReconcileContext, key: string
 
   // --- Ready: the spec validates, maps to a run pod, and names a volume claim that exists.
   let ready: ConditionBody;
-  const validated = validateStorageBackend(observed);
+  const validated = readStorageBackend(observed);
   if (!validated.ok) {
     ready = { status: 'False', reason: 'InvalidSpec', message: `The spec is invalid: ${validated.errors.join('; ')}` };
   } else {
@@ -84,8 +85,10 @@ export async function reconcileStorageBackend(ctx: ReconcileContext, key: string
     ctx.api,
     STORAGE_BACKENDS,
     observed,
-    (current: StorageBackend) => ({ status: desiredBackendStatus(current, ready, newest, newestReached, now), meta: undefined }),
+    // observedGeneration: the generation this reconcile read (see retention-policy.ts), not a re-read one.
+    (current: StorageBackend) => ({ status: desiredBackendStatus(current, ready, newest, newestReached, now, observed.metadata.generation), meta: undefined }),
     signal,
+    { statusSchema: STORAGE_BACKEND_STATUS },
   );
   if (write.kind === 'gone') return {};
   if (ready.status === 'False' && previousReady?.reason !== ready.reason) {
@@ -101,10 +104,11 @@ export function desiredBackendStatus(
   newest: { run: FinishedRun; policy: string } | undefined,
   newestReached: { run: FinishedRun; policy: string } | undefined,
   nowMs: number,
+  generation: number | undefined = current.metadata.generation,
 ): StorageBackendStatus {
-  const gen = current.metadata.generation === undefined ? {} : { observedGeneration: current.metadata.generation };
+  const gen = generation === undefined ? {} : { observedGeneration: generation };
   const prev = current.status ?? {};
-  let conditions = setCondition(prev.conditions, { type: 'Ready', ...ready, ...gen }, nowMs);
+  let conditions = setStalled(setCondition(prev.conditions, { type: 'Ready', ...ready, ...gen }, nowMs), { ...ready, ...gen }, nowMs);
   const status: StorageBackendStatus = { ...gen, conditions };
   // Never move backwards: an older run read late (or after newer Jobs were deleted) changes nothing.
   const reachedAt = newestReached?.run.completionTime;

@@ -64,8 +64,8 @@ export class ControllerProcess {
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
 
-  static start(name: string, args: readonly string[]): ControllerProcess {
-    const child = spawn(process.execPath, [CLI_PATH, 'controller', '--kubeconfig', requireEnv('KUBECONFIG'), ...args], {
+  static start(name: string, args: readonly string[], kubeconfig = requireEnv('KUBECONFIG')): ControllerProcess {
+    const child = spawn(process.execPath, [CLI_PATH, 'controller', '--kubeconfig', kubeconfig, ...args], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH, HOME: process.env.HOME, POD_NAME: name },
@@ -183,8 +183,8 @@ export interface AuditEvent {
 
 /** The API server's audit log of writes (scripts/env/components/kube.sh), from a byte offset. */
 export class AuditLog {
-  private readonly path = requireEnv('KUBE_AUDIT_LOG');
   private offset = 0;
+  constructor(private readonly path = requireEnv('KUBE_AUDIT_LOG')) {}
 
   mark(): void {
     this.offset = existsSync(this.path) ? statSync(this.path).size : 0;

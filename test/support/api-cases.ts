@@ -18,6 +18,12 @@ const PG = { host: 'postgres.db.svc', passwordSecretRef: { name: 'pg', key: 'pas
 const SB = { type: 'postgres', postgres: PG };
 const TERMINAL_ONLY = 'only terminal statuses may be purged';
 const CRON = 'must be a 5-field cron expression';
+const QUALIFIED = 'qualified name';
+const NODE_TERM = 'spec.jobTemplate.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]';
+
+function nodeAffinity(matchExpressions: unknown[]): Record<string, unknown> {
+  return { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions }] } } };
+}
 
 function rp(name: string, spec: Record<string, unknown>, field: string, ...server: string[]): InvalidCase {
   return { name, kind: 'RetentionPolicy', spec, field, server };
@@ -75,6 +81,43 @@ export const INVALID_CASES: readonly InvalidCase[] = [
   rp('job-template-bad-operator', { ...RP, jobTemplate: { tolerations: [{ key: 'a', operator: 'Maybe' }] } }, 'spec.jobTemplate.tolerations[0].operator', 'Unsupported value'),
   rp('job-template-root-user', { ...RP, jobTemplate: { securityContext: { runAsUser: 0 } } }, 'spec.jobTemplate.securityContext.runAsUser', 'greater than or equal to 1'),
   rp('job-template-bad-service-account', { ...RP, jobTemplate: { serviceAccountName: 'Not_Valid' } }, 'spec.jobTemplate.serviceAccountName', 'should match'),
+  // What passed admission before and the API server then refused in the CronJob (issue 10, finding 6).
+  rp('time-zone-nonexistent', { ...RP, timeZone: 'Mars/Olympus_Mons' }, 'spec.timeZone', 'unknown time zone Mars/Olympus_Mons', 'IANA time zone database'),
+  rp('time-zone-wrong-case', { ...RP, timeZone: 'europe/berlin' }, 'spec.timeZone', 'unknown time zone europe/berlin'),
+  rp('time-zone-local', { ...RP, timeZone: 'Local' }, 'spec.timeZone', 'not Local'),
+  rp('pod-label-key-invalid', { ...RP, jobTemplate: { podLabels: { 'team name': 'a' } } }, 'spec.jobTemplate.podLabels', QUALIFIED),
+  rp('pod-label-key-prefix-invalid', { ...RP, jobTemplate: { podLabels: { 'Example.COM/team': 'a' } } }, 'spec.jobTemplate.podLabels', QUALIFIED),
+  rp('pod-label-key-name-too-long', { ...RP, jobTemplate: { podLabels: { [`example.com/${'n'.repeat(64)}`]: 'a' } } }, 'spec.jobTemplate.podLabels', QUALIFIED),
+  rp('pod-label-value-invalid', { ...RP, jobTemplate: { podLabels: { team: 'a team' } } }, 'spec.jobTemplate.podLabels', 'should match'),
+  rp('pod-label-value-too-long', { ...RP, jobTemplate: { podLabels: { team: 'a'.repeat(64) } } }, 'spec.jobTemplate.podLabels', 'Too long'),
+  rp('pod-annotation-key-invalid', { ...RP, jobTemplate: { podAnnotations: { 'not/a/key': 'x' } } }, 'spec.jobTemplate.podAnnotations', QUALIFIED),
+  rp('node-selector-key-invalid', { ...RP, jobTemplate: { nodeSelector: { '-zone': 'a' } } }, 'spec.jobTemplate.nodeSelector', QUALIFIED),
+  rp('node-selector-value-invalid', { ...RP, jobTemplate: { nodeSelector: { zone: 'eu west' } } }, 'spec.jobTemplate.nodeSelector', 'should match'),
+  rp('toleration-key-invalid', { ...RP, jobTemplate: { tolerations: [{ key: 'bad key', operator: 'Exists' }] } }, 'spec.jobTemplate.tolerations[0].key', QUALIFIED),
+  rp('toleration-exists-with-value', { ...RP, jobTemplate: { tolerations: [{ key: 'a', operator: 'Exists', value: 'x' }] } }, 'spec.jobTemplate.tolerations[0].value', 'must be empty when operator is Exists'),
+  rp('toleration-empty-key-equal', { ...RP, jobTemplate: { tolerations: [{ operator: 'Equal', value: 'x' }] } }, 'spec.jobTemplate.tolerations[0].operator', 'must be Exists when key is empty'),
+  rp('toleration-seconds-without-no-execute', { ...RP, jobTemplate: { tolerations: [{ key: 'a', operator: 'Exists', effect: 'NoSchedule', tolerationSeconds: 60 }] } }, 'spec.jobTemplate.tolerations[0].effect', 'NoExecute'),
+  rp('toleration-value-invalid', { ...RP, jobTemplate: { tolerations: [{ key: 'a', value: 'two words' }] } }, 'spec.jobTemplate.tolerations[0].value', 'should match'),
+  rp('resources-negative', { ...RP, jobTemplate: { resources: { requests: { cpu: '-100m' } } } }, 'spec.jobTemplate.resources.requests', 'should match'),
+  rp('resources-negative-integer', { ...RP, jobTemplate: { resources: { limits: { cpu: -1 } } } }, 'spec.jobTemplate.resources.limits', 'must not be negative'),
+  rp('resources-unknown-name', { ...RP, jobTemplate: { resources: { limits: { cpus: '1' } } } }, 'spec.jobTemplate.resources.limits', 'resource names must be cpu, memory, ephemeral-storage'),
+  rp('resources-request-above-limit', { ...RP, jobTemplate: { resources: { requests: { memory: '1Gi' }, limits: { memory: '512Mi' } } } }, 'spec.jobTemplate.resources.requests', 'less than or equal to the limit'),
+  rp('image-uppercase-repository', { ...RP, jobTemplate: { image: 'registry.example/Team/run:1' } }, 'spec.jobTemplate.image', 'should match'),
+  rp('image-short-digest', { ...RP, jobTemplate: { image: 'registry.example/run@sha256:abc' } }, 'spec.jobTemplate.image', 'should match'),
+  rp('image-empty-tag', { ...RP, jobTemplate: { image: 'registry.example/run:' } }, 'spec.jobTemplate.image', 'should match'),
+  rp('image-with-space', { ...RP, jobTemplate: { image: 'registry.example/run:1.0 ' } }, 'spec.jobTemplate.image', 'should match'),
+  rp('affinity-free-form', { ...RP, jobTemplate: { affinity: { nodeAffinity: { required: true } } } }, 'spec.jobTemplate.affinity.nodeAffinity.required', 'unknown field'),
+  rp('affinity-bad-operator', { ...RP, jobTemplate: { affinity: nodeAffinity([{ key: 'zone', operator: 'Near', values: ['a'] }]) } }, `${NODE_TERM}.operator`, 'Unsupported value'),
+  rp('affinity-in-without-values', { ...RP, jobTemplate: { affinity: nodeAffinity([{ key: 'zone', operator: 'In' }]) } }, `${NODE_TERM}.values`, 'values must be set when operator is In or NotIn'),
+  rp('affinity-exists-with-values', { ...RP, jobTemplate: { affinity: nodeAffinity([{ key: 'zone', operator: 'Exists', values: ['a'] }]) } }, `${NODE_TERM}.values`, 'values must be empty'),
+  rp('affinity-gt-not-integer', { ...RP, jobTemplate: { affinity: nodeAffinity([{ key: 'cores', operator: 'Gt', values: ['many'] }]) } }, `${NODE_TERM}.values`, 'single integer'),
+  rp('affinity-node-value-invalid', { ...RP, jobTemplate: { affinity: nodeAffinity([{ key: 'zone', operator: 'In', values: ['eu west'] }]) } }, `${NODE_TERM}.values[0]`, 'should match'),
+  rp('pod-annotation-value-too-long', { ...RP, jobTemplate: { podAnnotations: { note: 'x'.repeat(3073) } } }, 'spec.jobTemplate.podAnnotations', 'Too long'),
+  rp('affinity-bad-key', { ...RP, jobTemplate: { affinity: nodeAffinity([{ key: 'a b', operator: 'Exists' }]) } }, `${NODE_TERM}.key`, QUALIFIED),
+  rp('affinity-no-node-terms', { ...RP, jobTemplate: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } } } } }, 'spec.jobTemplate.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms', 'at least 1 items'),
+  rp('affinity-pod-term-without-topology-key', { ...RP, jobTemplate: { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'db' } } }] } } } }, 'spec.jobTemplate.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey', 'Required value'),
+  rp('affinity-weight-zero', { ...RP, jobTemplate: { affinity: { podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 0, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname' } }] } } } }, 'spec.jobTemplate.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight', 'greater than or equal to 1'),
+  rp('affinity-selector-label-value-invalid', { ...RP, jobTemplate: { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { app: 'my db' } } }] } } } }, 'spec.jobTemplate.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchLabels', 'should match'),
 
   // StorageBackend: type and blocks
   sb('type-memory', { type: 'memory' }, 'spec.type', 'Unsupported value: "memory"'),
@@ -118,6 +161,66 @@ export function manifestOf(c: InvalidCase, namespace?: string): Record<string, u
     spec: c.spec,
   };
 }
+
+/**
+ * The cases above that the API server refuses in the CronJob, or in the pods its Jobs create (what
+ * admission let through before issue 10).
+ * Not here: image-uppercase-repository, image-short-digest and image-empty-tag (the API accepts them; the
+ * kubelet cannot parse them and the pod waits in InvalidImageName), affinity-gt-not-integer (the API accepts it; the scheduler then cannot parse it and the pod
+ * never schedules), affinity-free-form (the API drops unknown fields: the pod silently loses the affinity)
+ * and pod-annotation-value-too-long (one such value is accepted; the bound keeps 64 of them within the pod
+ * API's 256 KiB total for all annotations).
+ */
+export const WORKLOAD_REFUSED_CASES: readonly string[] = [
+  'time-zone-nonexistent', 'time-zone-wrong-case', 'time-zone-local',
+  'pod-label-key-invalid', 'pod-label-key-prefix-invalid', 'pod-label-key-name-too-long', 'pod-label-value-invalid', 'pod-label-value-too-long',
+  'pod-annotation-key-invalid', 'node-selector-key-invalid', 'node-selector-value-invalid',
+  'toleration-key-invalid', 'toleration-exists-with-value', 'toleration-empty-key-equal', 'toleration-seconds-without-no-execute', 'toleration-value-invalid',
+  'resources-negative', 'resources-negative-integer', 'resources-unknown-name', 'resources-request-above-limit', 'image-with-space',
+  'affinity-bad-operator', 'affinity-in-without-values', 'affinity-exists-with-values', 'affinity-bad-key', 'affinity-node-value-invalid',
+  'affinity-no-node-terms', 'affinity-pod-term-without-topology-key', 'affinity-weight-zero', 'affinity-selector-label-value-invalid',
+];
+
+/**
+ * A jobTemplate that uses every field near the limits of the new rules, with unusual but valid time zones:
+ * admission and the runtime validator must accept it, and the API server must accept its CronJob.
+ */
+export const VALID_JOB_TEMPLATE = {
+  image: 'registry.example:5000/team/pyworkflow-retention@sha256:' + 'a'.repeat(64),
+  resources: { requests: { cpu: '250m', memory: '128Mi', 'ephemeral-storage': 0 }, limits: { cpu: 1, memory: '0.5Gi' } },
+  nodeSelector: { 'kubernetes.io/os': 'linux', 'topology.kubernetes.io/zone': '' },
+  tolerations: [
+    { operator: 'Exists' },
+    { key: 'example.com/dedicated', operator: 'Equal', value: 'retention', effect: 'NoExecute', tolerationSeconds: 30 },
+  ],
+  affinity: {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [
+          { matchExpressions: [{ key: 'kubernetes.io/arch', operator: 'In', values: ['amd64', 'arm64'] }, { key: 'example.com/cores', operator: 'Gt', values: ['2'] }] },
+          { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-a'] }] },
+        ],
+      },
+      preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions: [{ key: 'example.com/ssd', operator: 'Exists' }] } }],
+    },
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 1,
+          podAffinityTerm: {
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgres' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['cache'] }] },
+            namespaces: ['db'],
+          },
+        },
+      ],
+    },
+  },
+  podLabels: { 'example.com/team': 'data', cost_center: 'A.1-b' },
+  podAnnotations: { 'example.com/owner': 'data team <data@example.com>', note: '' },
+};
+
+export const VALID_TIME_ZONES = ['UTC', 'Europe/Berlin', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5', 'EST5EDT', 'US/Pacific'] as const;
 
 /** A valid base of each kind, for tests that vary one field. */
 export const VALID_SPECS = { RetentionPolicy: RP, StorageBackend: SB } as const;

@@ -156,7 +156,7 @@ export interface Condition {
 export interface StorageBackendStatus {
   /** The .metadata.generation this status was computed from. */
   observedGeneration?: number;
-  /** Ready: the spec is usable; Reachable: the last run connected to the store. */
+  /** Ready: the spec is usable; Reachable: the last run connected to the store; Stalled (only while True): the spec must change before anything else can. */
   conditions?: Array<Condition>;
   /** pyworkflow's storage layout version the last run found in the store. */
   observedSchemaVersion?: string;
@@ -187,9 +187,9 @@ export interface BackendReference {
 
 /** Compute resources of the run container. */
 export interface ResourceRequirements {
-  /** Minimum resources, e.g. {cpu: 100m, memory: 128Mi}. */
+  /** Minimum resources (cpu, memory, ephemeral-storage), e.g. {cpu: 100m, memory: 128Mi}; at most the limits. */
   requests?: { [key: string]: number | string };
-  /** Maximum resources, e.g. {memory: 512Mi}. */
+  /** Maximum resources (cpu, memory, ephemeral-storage), e.g. {memory: 512Mi}. */
   limits?: { [key: string]: number | string };
 }
 
@@ -199,12 +199,120 @@ export interface Toleration {
   key?: string;
   /** Exists or Equal (the default). */
   operator?: "Exists" | "Equal";
-  /** Taint value the toleration matches (operator Equal). */
+  /** Taint value the toleration matches (operator Equal; empty with Exists). */
   value?: string;
   /** Taint effect to match; empty matches all effects. */
   effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
   /** For NoExecute: how long the pod stays bound after the taint appears. */
   tolerationSeconds?: number;
+}
+
+export interface NodeSelectorRequirement {
+  /** The node label key. */
+  key: string;
+  /** In, NotIn, Exists, DoesNotExist, Gt or Lt. */
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt";
+  /** Values for In and NotIn (one or more), or the single integer for Gt and Lt; none for Exists and DoesNotExist. */
+  values?: Array<string>;
+}
+
+export interface NodeSelectorFieldRequirement {
+  /** The node field: metadata.name. */
+  key: "metadata.name";
+  /** In or NotIn. */
+  operator: "In" | "NotIn";
+  /** Exactly one node name. */
+  values: Array<string>;
+}
+
+export interface NodeSelectorTerm {
+  /** Requirements on node labels. */
+  matchExpressions?: Array<NodeSelectorRequirement>;
+  /** Requirements on node fields. */
+  matchFields?: Array<NodeSelectorFieldRequirement>;
+}
+
+/** Node requirements that must hold for the pod to be scheduled. */
+export interface NodeSelector {
+  /** Terms of which at least one must hold (ORed). */
+  nodeSelectorTerms: Array<NodeSelectorTerm>;
+}
+
+/** A preferred node term and its weight. */
+export interface PreferredSchedulingTerm {
+  /** Weight of this preference, 1-100. */
+  weight: number;
+  /** Node requirements that must all hold (ANDed). */
+  preference: NodeSelectorTerm;
+}
+
+/** Nodes the run pod must or should run on. */
+export interface NodeAffinity {
+  /** Node requirements that must hold for the pod to be scheduled. */
+  requiredDuringSchedulingIgnoredDuringExecution?: NodeSelector;
+  /** Node terms the scheduler prefers, by weight. */
+  preferredDuringSchedulingIgnoredDuringExecution?: Array<PreferredSchedulingTerm>;
+}
+
+export interface LabelSelectorRequirement {
+  /** The pod label key. */
+  key: string;
+  /** In, NotIn, Exists or DoesNotExist. */
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+  /** Values for In and NotIn (one or more); none for Exists and DoesNotExist. */
+  values?: Array<string>;
+}
+
+/** A label selector (metav1.LabelSelector): matchLabels and matchExpressions, ANDed. */
+export interface LabelSelector {
+  /** Labels that must have exactly these values. */
+  matchLabels?: { [key: string]: string };
+  /** Label requirements. */
+  matchExpressions?: Array<LabelSelectorRequirement>;
+}
+
+export interface PodAffinityTerm {
+  /** The pods this term is about. */
+  labelSelector?: LabelSelector;
+  /** Namespaces whose pods are considered (with namespaces: their union). Default: the policy's namespace. */
+  namespaceSelector?: LabelSelector;
+  /** Names of namespaces whose pods are considered. */
+  namespaces?: Array<string>;
+  /** The node label whose value defines the topology domain, e.g. kubernetes.io/hostname. */
+  topologyKey: string;
+}
+
+export interface WeightedPodAffinityTerm {
+  /** Weight of this preference, 1-100. */
+  weight: number;
+  /** Pods (selected by labels, in some namespaces) and the topology domain the run pod shares or avoids with them. */
+  podAffinityTerm: PodAffinityTerm;
+}
+
+/** Pods the run pod should be scheduled near. */
+export interface PodAffinity {
+  /** Terms that must all hold for the pod to be scheduled. */
+  requiredDuringSchedulingIgnoredDuringExecution?: Array<PodAffinityTerm>;
+  /** Terms the scheduler prefers, by weight. */
+  preferredDuringSchedulingIgnoredDuringExecution?: Array<WeightedPodAffinityTerm>;
+}
+
+/** Pods the run pod should be scheduled away from. */
+export interface PodAntiAffinity {
+  /** Terms that must all hold for the pod to be scheduled. */
+  requiredDuringSchedulingIgnoredDuringExecution?: Array<PodAffinityTerm>;
+  /** Terms the scheduler prefers, by weight. */
+  preferredDuringSchedulingIgnoredDuringExecution?: Array<WeightedPodAffinityTerm>;
+}
+
+/** Scheduling constraints of the run pod (a core/v1 Affinity). */
+export interface Affinity {
+  /** Nodes the run pod must or should run on. */
+  nodeAffinity?: NodeAffinity;
+  /** Pods the run pod should be scheduled near. */
+  podAffinity?: PodAffinity;
+  /** Pods the run pod should be scheduled away from. */
+  podAntiAffinity?: PodAntiAffinity;
 }
 
 /** A reference to a Secret in the same namespace. */
@@ -229,7 +337,7 @@ export interface RunSecurityContext {
 
 /** Settings for the run pods (the CronJob's pod template). Everything else in the pod is fixed by the operator. */
 export interface RunJobTemplate {
-  /** Image of the run container. Default: the operator's run image (the same image as the controller). */
+  /** Image of the run container, a reference such as registry.example/team/pyworkflow-retention:1.2 or with @sha256:<digest>. Default: the operator's run image (the same image as the controller). */
   image?: string;
   /** Compute resources of the run container. */
   resources?: ResourceRequirements;
@@ -237,8 +345,8 @@ export interface RunJobTemplate {
   nodeSelector?: { [key: string]: string };
   /** Taints the run pod tolerates. */
   tolerations?: Array<Toleration>;
-  /** Scheduling constraints of the run pod (a core/v1 Affinity, validated when the CronJob is written). */
-  affinity?: { [key: string]: unknown };
+  /** Scheduling constraints of the run pod (a core/v1 Affinity). */
+  affinity?: Affinity;
   /** Annotations added to the run pods. */
   podAnnotations?: { [key: string]: string };
   /** Labels added to the run pods. Keys with the retention.pyworkflow.io/ prefix are the operator's. */
@@ -375,7 +483,7 @@ export interface RunRecord {
 export interface RetentionPolicyStatus {
   /** The .metadata.generation this status was computed from. */
   observedGeneration?: number;
-  /** Ready: the policy can run; LastRunSucceeded: the outcome of the most recent finished run. */
+  /** Ready: the policy can run; LastRunSucceeded: the outcome of the most recent finished run; Stalled (only while True): the spec must change before the policy can run. */
   conditions?: Array<Condition>;
   /** Name of the CronJob the operator owns for this policy. */
   cronJobName?: string;

@@ -9,8 +9,10 @@ import { API_GROUP, API_VERSION } from '../../../src/api/common.js';
 import type { Schema } from '../../../src/api/openapi.js';
 import { RETENTION_POLICY_NAMES, RETENTION_POLICY_SPEC } from '../../../src/api/retention-policy.js';
 import { STORAGE_BACKEND_NAMES, STORAGE_BACKEND_SPEC } from '../../../src/api/storage-backend.js';
-import { validateRetentionPolicy, validateStorageBackend } from '../../../src/api/validate.js';
-import { INVALID_CASES, manifestOf, type InvalidCase } from '../../support/api-cases.js';
+import { readRetentionPolicy, readStorageBackend, validateRetentionPolicy, validateStorageBackend } from '../../../src/api/validate.js';
+import { desiredCronJob } from '../../../src/reconcilers/desired-cronjob.js';
+import type { CronJob } from '../../../src/reconcilers/workloads.js';
+import { WORKLOAD_REFUSED_CASES, INVALID_CASES, manifestOf, VALID_JOB_TEMPLATE, VALID_SPECS, VALID_TIME_ZONES, type InvalidCase } from '../../support/api-cases.js';
 import { createNamespace, deleteNamespace, installCrds, kubectl, kubectlOk, eventually } from '../../support/kubectl.js';
 import { REPO_ROOT, requireEnv } from '../../support/test-env.js';
 
@@ -119,6 +121,58 @@ describe('invalid manifests', () => {
     expect(r.stderr).toContain('unknown field "spec.mysql.password"');
     expect(r.stderr).not.toContain('hunter2');
   });
+});
+
+/** The API server's answer to a server-side dry-run create of `objects` (exit code and stderr). */
+async function dryRunCreate(...objects: unknown[]): Promise<{ code: number; stderr: string }> {
+  const r = await kubectl(['create', '--dry-run=server', '-n', NS, '-f', '-'], objects.map((o) => JSON.stringify(o)).join('\n'));
+  return { code: r.code, stderr: r.stderr };
+}
+
+/** A pod as the CronJob's Jobs would create it from the CronJob's pod template. */
+function podOf(cronJob: CronJob): unknown {
+  const template = cronJob.spec.jobTemplate.spec!.template;
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, name: `${cronJob.metadata.name}-pod` }, spec: template.spec };
+}
+
+/** The CronJob the controller would write for a policy spec, validated or not (defaults from a valid base). */
+function cronJobFor(spec: Record<string, unknown>): CronJob {
+  const base = readRetentionPolicy(manifestOf({ name: 'p', kind: 'RetentionPolicy', spec: VALID_SPECS.RetentionPolicy, field: '', server: [] }, NS));
+  const backend = readStorageBackend(manifestOf({ name: 'pg', kind: 'StorageBackend', spec: VALID_SPECS.StorageBackend, field: '', server: [] }, NS));
+  if (!base.ok || !backend.ok) throw new Error('the valid bases must validate');
+  const policy = { ...base.value, metadata: { ...base.value.metadata, uid: '00000000-0000-0000-0000-000000000001' }, spec: { ...base.value.spec, ...spec } };
+  return desiredCronJob({ policy: policy, backend: backend.value, runImage: 'registry.example/pyworkflow-retention:1.0' });
+}
+
+describe('what admission lets through, the CronJob API accepts (issue 10, finding 6)', () => {
+  const policies: Array<[string, Record<string, unknown>]> = [
+    ['every jobTemplate field', { ...VALID_SPECS.RetentionPolicy, jobTemplate: VALID_JOB_TEMPLATE }],
+    ...VALID_TIME_ZONES.map((timeZone): [string, Record<string, unknown>] => [`timeZone ${timeZone}`, { ...VALID_SPECS.RetentionPolicy, timeZone }]),
+  ];
+
+  it.each(policies)(
+    'a policy with %s is admitted, and so is its CronJob',
+    async (_what, spec) => {
+      const policy = manifestOf({ name: `valid-${Math.random().toString(36).slice(2, 8)}`, kind: 'RetentionPolicy', spec, field: '', server: [] }, NS);
+      expect(await dryRunCreate(policy)).toEqual({ code: 0, stderr: '' });
+      const cronJob = cronJobFor(spec);
+      expect(await dryRunCreate(cronJob)).toEqual({ code: 0, stderr: '' });
+      expect(await dryRunCreate(podOf(cronJob))).toEqual({ code: 0, stderr: '' });
+    },
+  );
+
+  // Each of these passed admission before the rules of issue 10 and was then refused in the CronJob or in
+  // its pods: what the controller would build from it (admission bypassed) is refused by the API server.
+  it.each(WORKLOAD_REFUSED_CASES.map((name) => [name, INVALID_CASES.find((c) => c.name === name)!] as const))(
+    '%s: its CronJob, or the pods of its Jobs, would be refused too',
+    async (_name, c) => {
+      const cronJob = cronJobFor(c.spec);
+      let r = await dryRunCreate(cronJob);
+      if (r.code === 0) r = await dryRunCreate(podOf(cronJob));
+      expect(r.code, `accepted: ${JSON.stringify(c.spec)}`).not.toBe(0);
+      expect(r.stderr).toMatch(/is invalid|Invalid value|Unsupported value|Required value/);
+    },
+  );
 });
 
 describe('kubectl explain', () => {

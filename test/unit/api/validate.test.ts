@@ -15,7 +15,9 @@ import {
   validateStorageBackendSpec,
   type Validated,
 } from '../../../src/api/validate.js';
-import { INVALID_CASES, manifestOf } from '../../support/api-cases.js';
+import { INVALID_CASES, manifestOf, VALID_JOB_TEMPLATE, VALID_SPECS, VALID_TIME_ZONES } from '../../support/api-cases.js';
+import { IMAGE_REFERENCE, quantityValue, timeZoneExists } from '../../../src/api/core-rules.js';
+import { readRetentionPolicy, readStorageBackend } from '../../../src/api/validate.js';
 import { REPO_ROOT } from '../../support/test-env.js';
 
 function exampleDocuments(): { file: string; doc: Record<string, unknown> }[] {
@@ -177,5 +179,78 @@ describe('schedule syntax', () => {
     for (const z of ['', 'Central European Time', 'UTC;reboot', '/etc/localtime', 'Europe//Berlin', '+01:00']) {
       expect(isValidTimeZoneName(z), z).toBe(false);
     }
+  });
+});
+
+describe('the pod template rules (issue 10, finding 6)', () => {
+  const manifest = (spec: Record<string, unknown>) => manifestOf({ name: 'p', kind: 'RetentionPolicy', spec, field: '', server: [] }, 'default');
+
+  it('accept a jobTemplate that uses every field (affinity, tolerations, resources, labels, annotations)', () => {
+    const result = validateRetentionPolicy(manifest({ ...VALID_SPECS.RetentionPolicy, jobTemplate: VALID_JOB_TEMPLATE }));
+    expect(result.ok ? [] : result.errors).toEqual([]);
+  });
+
+  it.each(VALID_TIME_ZONES)('accept the time zone %s', (timeZone) => {
+    const result = validateRetentionPolicy(manifest({ ...VALID_SPECS.RetentionPolicy, timeZone }));
+    expect(result.ok ? [] : result.errors).toEqual([]);
+  });
+
+  it('know time zones that exist, in their exact spelling', () => {
+    expect(['UTC', 'Europe/Berlin', 'Asia/Kolkata', 'US/Pacific', 'Etc/GMT-14'].filter((z) => !timeZoneExists(z))).toEqual([]);
+    expect(['Mars/Olympus_Mons', 'Europe/Atlantis', 'europe/berlin', 'Local', 'local', 'Etc/GMT+15'].filter(timeZoneExists)).toEqual([]);
+  });
+
+  it('accept image references the kubelet accepts, and refuse those it cannot parse', () => {
+    const valid = [
+      'postgres', 'postgres:16', 'docker.io/library/postgres:16.1-alpine', 'ghcr.io/org/repo/sub:v1.2.3', 'localhost:5000/x',
+      'localhost:5000', 'Registry.Example.COM/app', 'Upper/app', '[::1]:5000/app:1', 'quay.io/a__b/c-d.e:latest', 'a---b/c',
+      `registry.example:5000/team/app@sha256:${'0'.repeat(64)}`, `app:tag@sha256:${'f'.repeat(64)}`, '10.0.0.1:5000/app:Tag_1',
+    ];
+    const invalid = ['app:tag with space', ' app', 'registry.example/App', 'app/Sub', 'Ubuntu', 'app:', ':tag', 'app//x', 'app@sha256:short', 'app:-tag', '-app', 'app_', 'http://registry/app'];
+    const accepts = (image: string): boolean => new RegExp(IMAGE_REFERENCE, 'u').test(image);
+    expect(valid.filter((i) => !accepts(i))).toEqual([]);
+    expect(invalid.filter(accepts)).toEqual([]);
+  });
+
+  it('read quantities as the pod API does, to compare requests with limits', () => {
+    expect(quantityValue('500m')).toBe(0.5);
+    expect(quantityValue('1Gi')).toBe(2 ** 30);
+    expect(quantityValue('0.5Gi')).toBe(2 ** 29);
+    expect(quantityValue('1e3')).toBe(1000);
+    expect(quantityValue('+2k')).toBe(2000);
+    expect(quantityValue(3)).toBe(3);
+    expect(quantityValue('512Mi') < quantityValue('1Gi')).toBe(true);
+    expect(quantityValue('1G') < quantityValue('1Gi')).toBe(true);
+    expect(quantityValue('-1')).toBeNaN();
+  });
+});
+
+describe('reading objects as the controller does (issue 10, finding 1)', () => {
+  const base = { apiVersion: API_GROUP_VERSION, metadata: { name: 'x', namespace: 'default', generation: 4 } };
+
+  it('prunes unknown spec fields, applies defaults, and passes the status through unjudged', () => {
+    const status = { observedGeneration: 'not a number', fromNewerController: { any: 'thing' } };
+    const result = readRetentionPolicy({ ...base, kind: 'RetentionPolicy', spec: { ...VALID_SPECS.RetentionPolicy, parallelism: 2, jobTemplate: { runtimeClassName: 'x' } }, status });
+    expect(result.ok ? [] : result.errors).toEqual([]);
+    if (!result.ok) return;
+    expect(result.value.spec).not.toHaveProperty('parallelism');
+    expect(result.value.spec.jobTemplate).toEqual({});
+    expect(result.value.spec.schedule).toBe('@daily');
+    expect(result.value.status).toEqual(status);
+    expect(result.value.metadata).toEqual(base.metadata);
+    // The strict validator (a manifest a user submits) still refuses the unknown field.
+    expect(validateRetentionPolicy({ ...base, kind: 'RetentionPolicy', spec: { ...VALID_SPECS.RetentionPolicy, parallelism: 2 } }).ok).toBe(false);
+  });
+
+  it('still refuses a spec that breaks a rule, naming the field', () => {
+    const result = readStorageBackend({ ...base, kind: 'StorageBackend', spec: { type: 'postgres', postgres: { host: 'pg', port: 0, sslRootCert: 'new' } } });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors).toEqual(['spec.postgres.port: must be >= 1']);
+  });
+
+  it('refuses another kind and the memory store', () => {
+    expect(readStorageBackend({ ...base, kind: 'RetentionPolicy', spec: {} }).ok).toBe(false);
+    const memory = readStorageBackend({ ...base, kind: 'StorageBackend', spec: { type: 'memory' } });
+    expect(memory.ok ? [] : memory.errors).toEqual([expect.stringContaining('spec.type: memory is not supported')]);
   });
 });
