@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
       return runSweepCommand(rest, io);
     }
     case 'controller': {
-      const { runController } = await import('../controller/main.js');
+      const { runController } = await import('./controller-command.js');
       return runController(rest, io);
     }
     case 'version':

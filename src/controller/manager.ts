@@ -1,23 +1,17 @@
-// Wires the controller together: informers (policies, backends, and the CronJobs/Jobs/pods labelled as
-// ours) feed both controllers' queues; leader election decides when the workers run; writes are
-// refused outright while this replica does not lead, so two replicas never act at once.
+// The controller runtime: shared informers (one per watched kind and label selector, with any number
+// of event handlers), one work-queue controller per reconciled kind, and leader election deciding when
+// the workers run; writes are refused outright while this replica does not lead, so two replicas never
+// act at once. A library: it knows no reconciler. Each reconciler declares its own watches and
+// mappings against it (src/reconcilers/setup.ts), as controller-runtime's SetupWithManager does.
 
-import { LABELS } from '../api/common.js';
-import type { RetentionPolicy, StorageBackend } from '../api/generated/types.js';
-import { reconcileRetentionPolicy } from '../reconcilers/retention-policy.js';
-import { reconcileStorageBackend } from '../reconcilers/storage-backend.js';
-import { MANAGED_SELECTOR, nameLabelValue, POLICY_UID_ANNOTATION } from '../reconcilers/names.js';
-import type { ReconcileContext } from '../reconcilers/context.js';
-import type { CronJob, Job, Pod } from '../reconcilers/workloads.js';
-import { InformerCache } from './cache.js';
+import { InformerCache, type ObjectCache } from './cache.js';
 import { realClock, sleep, type Clock } from './clock.js';
-import { Controller } from './controller.js';
-import { kubeEventRecorder } from './events.js';
+import { Controller, type ControllerOptions } from './controller.js';
 import { Informer, type InformerEventType } from './informer.js';
 import type { KubeApi } from './kube-api.js';
 import { kubeLeaseClient, LeaderElector, type LeaseClient } from './leader-election.js';
 import type { ControllerMetrics } from './metrics.js';
-import { CRONJOBS, JOBS, PODS, RETENTION_POLICIES, STORAGE_BACKENDS, keyOf, type Identified, type ResourceType } from './resources.js';
+import { keyOf, type Identified, type ResourceType } from './resources.js';
 import type { Logger } from '../log.js';
 
 export interface ManagerOptions {
@@ -25,7 +19,6 @@ export interface ManagerOptions {
   logger: Logger;
   metrics: ControllerMetrics;
   identity: string;
-  runImage: string;
   /** Namespaces to watch; empty: all. */
   namespaces: readonly string[];
   resyncMs: number;
@@ -54,13 +47,32 @@ export function leaderOnlyWrites(api: KubeApi, leading: () => boolean): KubeApi 
   };
 }
 
+export type EventHandler<T> = (type: InformerEventType, obj: T) => void;
+
+/** A shared watch of one kind: its cache, and a way to add handlers for its events. */
+export interface Watch<T> {
+  cache: ObjectCache<T>;
+  onEvent(handler: EventHandler<T>): void;
+}
+
+/** A reconciled kind: its reconcile, and the objects to queue whenever this replica starts acting. */
+export interface ControllerRegistration<T extends Identified> {
+  kind: string;
+  reconcile: ControllerOptions['reconcile'];
+  /** Everything may have changed while another replica (or nobody) was acting: all of these are queued. */
+  primary: ObjectCache<T>;
+}
+
 export class Manager {
-  private readonly clock: Clock;
-  private readonly log: Logger;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: ControllerMetrics;
+  readonly identity: string;
+  /** The API client for reconcilers: it refuses writes while this replica does not lead. */
+  readonly api: KubeApi;
   private readonly informers: Array<Informer<Identified>> = [];
-  private readonly rp: Controller;
-  private readonly sb: Controller;
-  private readonly ctx: ReconcileContext;
+  private readonly watches = new Map<string, Watch<Identified>>();
+  private readonly controllers: Array<{ controller: Controller; primary: ObjectCache<Identified> }> = [];
   private leading = false;
   private reportedProblems = '';
   private acting: { abort: AbortController; done: Promise<void> } | undefined;
@@ -68,82 +80,10 @@ export class Manager {
 
   constructor(private readonly opts: ManagerOptions) {
     this.clock = opts.clock ?? realClock;
-    this.log = opts.logger;
-    const scopes: Array<string | undefined> = opts.namespaces.length > 0 ? [...opts.namespaces] : [undefined];
-    const cache = <T extends Identified>(resource: ResourceType, labelSelector: string | undefined, onEvent: (type: InformerEventType, obj: T) => void): InformerCache<T> => {
-      const map = new Map<string | undefined, Informer<T>>();
-      for (const namespace of scopes) {
-        const informer = new Informer<T>({
-          api: opts.api,
-          resource,
-          ...(namespace === undefined ? {} : { namespace }),
-          ...(labelSelector === undefined ? {} : { labelSelector }),
-          logger: opts.logger,
-          onEvent,
-          resyncMs: opts.resyncMs,
-          clock: this.clock,
-          onRelist: () => opts.metrics.relists.inc({ resource: resource.plural }),
-          onWatchEnd: (reason) => opts.metrics.watchEnds.inc({ resource: resource.plural, reason }),
-        });
-        map.set(namespace, informer);
-        this.informers.push(informer as unknown as Informer<Identified>);
-      }
-      return new InformerCache(map);
-    };
-
-    const api = leaderOnlyWrites(opts.api, () => this.leading);
-    const controllerOpts = { logger: opts.logger, metrics: opts.metrics, clock: this.clock, workers: opts.workers ?? 2 };
-    this.rp = new Controller({ ...controllerOpts, kind: 'RetentionPolicy', reconcile: (key, signal) => reconcileRetentionPolicy(this.ctx, key, signal) });
-    this.sb = new Controller({ ...controllerOpts, kind: 'StorageBackend', reconcile: (key, signal) => reconcileStorageBackend(this.ctx, key, signal) });
-
-    const policies = cache<RetentionPolicy>(RETENTION_POLICIES, undefined, (_type, p) => this.rp.queue.add(keyOf(p)));
-    const backends = cache<StorageBackend>(STORAGE_BACKENDS, undefined, (_type, b) => {
-      this.sb.queue.add(keyOf(b));
-      // Policies follow their backend (suspend when it breaks, resume when fixed).
-      const ns = b.metadata.namespace ?? '';
-      for (const p of policies.list(ns)) if (p.spec?.backendRef?.name === b.metadata.name) this.rp.queue.add(keyOf(p));
-    });
-    // Children: only real changes matter (the policy and backend resyncs cover the rest).
-    const child = (type: InformerEventType, ns: string, policyKey: string | undefined, backendLabel: string | undefined): void => {
-      if (type === 'resync') return;
-      if (policyKey) this.rp.queue.add(policyKey);
-      if (backendLabel) {
-        const b = backends.list(ns).find((x) => nameLabelValue(x.metadata.name ?? '') === backendLabel);
-        if (b) this.sb.queue.add(keyOf(b));
-      }
-    };
-    const policyByLabel = (ns: string, value: string | undefined): string | undefined => {
-      const p = value === undefined ? undefined : policies.list(ns).find((x) => nameLabelValue(x.metadata.name ?? '') === value);
-      return p ? keyOf(p) : undefined;
-    };
-    const cronJobs = cache<CronJob>(CRONJOBS, MANAGED_SELECTOR, (type, c) => {
-      const owner = c.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === 'RetentionPolicy');
-      child(type, c.metadata.namespace ?? '', owner ? `${c.metadata.namespace ?? ''}/${owner.name}` : undefined, undefined);
-    });
-    const jobs = cache<Job>(JOBS, MANAGED_SELECTOR, (type, j) => {
-      const ns = j.metadata.namespace ?? '';
-      const uid = j.metadata.annotations?.[POLICY_UID_ANNOTATION];
-      const p = policies.list(ns).find((x) => x.metadata.uid === uid);
-      child(type, ns, p ? keyOf(p) : policyByLabel(ns, j.metadata.labels?.[LABELS.policy]), j.metadata.labels?.[LABELS.backend]);
-    });
-    const pods = cache<Pod>(PODS, MANAGED_SELECTOR, (type, pod) => {
-      const ns = pod.metadata.namespace ?? '';
-      child(type, ns, policyByLabel(ns, pod.metadata.labels?.[LABELS.policy]), pod.metadata.labels?.[LABELS.backend]);
-    });
-
-    this.ctx = {
-      api,
-      policies,
-      backends,
-      cronJobs,
-      jobs,
-      pods,
-      clock: this.clock,
-      logger: opts.logger,
-      events: kubeEventRecorder(api, this.clock, opts.identity, opts.logger),
-      metrics: opts.metrics,
-      runImage: opts.runImage,
-    };
+    this.logger = opts.logger;
+    this.metrics = opts.metrics;
+    this.identity = opts.identity;
+    this.api = leaderOnlyWrites(opts.api, () => this.leading);
 
     if (opts.leaderElection) {
       const le = opts.leaderElection;
@@ -156,9 +96,57 @@ export class Manager {
         logger: opts.logger,
         onStartedLeading: () => this.startActing(),
         onStoppedLeading: () => void this.stopActing(),
-        onNewLeader: (id) => this.log.info('leader observed', { leader: id }),
+        onNewLeader: (id) => this.logger.info('leader observed', { leader: id }),
       });
     }
+  }
+
+  /**
+   * The shared watch of `resource` (optionally only objects matching `labelSelector`) in every watched
+   * namespace: one informer per namespace however many reconcilers ask for it. Call before `run`.
+   */
+  watch<T extends Identified>(resource: ResourceType, labelSelector?: string): Watch<T> {
+    const id = `${resource.plural}.${resource.group}?${labelSelector ?? ''}`;
+    const existing = this.watches.get(id);
+    if (existing) return existing as unknown as Watch<T>;
+    const handlers: Array<EventHandler<T>> = [];
+    const scopes: Array<string | undefined> = this.opts.namespaces.length > 0 ? [...this.opts.namespaces] : [undefined];
+    const byNamespace = new Map<string | undefined, Informer<T>>();
+    for (const namespace of scopes) {
+      const informer = new Informer<T>({
+        api: this.opts.api,
+        resource,
+        ...(namespace === undefined ? {} : { namespace }),
+        ...(labelSelector === undefined ? {} : { labelSelector }),
+        logger: this.logger,
+        onEvent: (type, obj) => {
+          for (const h of handlers) h(type, obj);
+        },
+        resyncMs: this.opts.resyncMs,
+        clock: this.clock,
+        onRelist: () => this.metrics.relists.inc({ resource: resource.plural }),
+        onWatchEnd: (reason) => this.metrics.watchEnds.inc({ resource: resource.plural, reason }),
+      });
+      byNamespace.set(namespace, informer);
+      this.informers.push(informer as unknown as Informer<Identified>);
+    }
+    const watch: Watch<T> = { cache: new InformerCache(byNamespace), onEvent: (h) => void handlers.push(h) };
+    this.watches.set(id, watch);
+    return watch;
+  }
+
+  /** Adds a reconciled kind; its workers run while this replica leads. Returns it (for its queue). */
+  controller<T extends Identified>(registration: ControllerRegistration<T>): Controller {
+    const controller = new Controller({
+      kind: registration.kind,
+      reconcile: registration.reconcile,
+      logger: this.logger,
+      metrics: this.metrics,
+      clock: this.clock,
+      workers: this.opts.workers ?? 2,
+    });
+    this.controllers.push({ controller, primary: registration.primary });
+    return controller;
   }
 
   /** Every cache has listed once: ready to serve (leader or not). */
@@ -178,7 +166,7 @@ export class Manager {
     }
     if (problems.join('\n') !== this.reportedProblems) {
       this.reportedProblems = problems.join('\n');
-      if (problems.length > 0) this.log.error('unhealthy: a watch loop has died or stalled; the liveness probe fails', { problems });
+      if (problems.length > 0) this.logger.error('unhealthy: a watch loop has died or stalled; the liveness probe fails', { problems });
     }
     return problems;
   }
@@ -193,30 +181,32 @@ export class Manager {
     const election = new AbortController();
     const electing = this.elector ? this.elector.run(election.signal) : Promise.resolve(this.startActing());
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-    this.log.info('shutting down');
+    this.logger.info('shutting down');
     await this.stopActing();
     election.abort();
     await electing;
-    this.rp.queue.shutDown();
-    this.sb.queue.shutDown();
+    for (const c of this.controllers) c.controller.queue.shutDown();
     await Promise.all(this.informers.map((i) => i.stop()));
-    this.log.info('stopped');
+    this.logger.info('stopped');
   }
 
   private startActing(): void {
     if (this.acting) return;
     this.leading = true;
-    this.opts.metrics.leader.set(1);
+    this.metrics.leader.set(1);
     const abort = new AbortController();
     const done = (async () => {
       // Act on complete caches only: a partial cache would read as "backend not found", "Job not counted yet".
       while (!this.ready() && !abort.signal.aborted) await sleep(this.clock, 100, abort.signal);
       if (abort.signal.aborted) return;
-      // Everything may have changed while another replica (or nobody) was acting.
-      for (const p of this.ctx.policies.list()) this.rp.queue.add(keyOf(p));
-      for (const b of this.ctx.backends.list()) this.sb.queue.add(keyOf(b));
-      this.log.info('acting as leader', { policies: this.ctx.policies.list().length, backends: this.ctx.backends.list().length });
-      await Promise.all([this.rp.run(abort.signal), this.sb.run(abort.signal)]);
+      const queued: Record<string, number> = {};
+      for (const { controller, primary } of this.controllers) {
+        const all = primary.list();
+        for (const o of all) controller.queue.add(keyOf(o));
+        queued[controller.kind] = all.length;
+      }
+      this.logger.info('acting as leader', queued);
+      await Promise.all(this.controllers.map((c) => c.controller.run(abort.signal)));
     })();
     this.acting = { abort, done };
   }
@@ -224,7 +214,7 @@ export class Manager {
   private async stopActing(): Promise<void> {
     const acting = this.acting;
     this.leading = false;
-    this.opts.metrics.leader.set(0);
+    this.metrics.leader.set(0);
     if (!acting) return;
     this.acting = undefined;
     acting.abort.abort();

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { KubeApi, KubeRequest, Query, WatchEvent, WatchOptions } from '../../../src/controller/kube-api.js';
 import { Manager } from '../../../src/controller/manager.js';
 import { ControllerMetrics } from '../../../src/controller/metrics.js';
+import { setupReconcilers } from '../../../src/reconcilers/setup.js';
 import { silentLogger } from '../../../src/log.js';
 import { FakeClock, flush } from './fake-clock.js';
 
@@ -30,7 +31,8 @@ describe('Manager.healthProblems', () => {
   it('is empty while the watches are young, and names every frozen informer past its guard', async () => {
     const api = new StuckApi();
     const clock = new FakeClock();
-    const manager = new Manager({ api, logger: silentLogger, metrics: new ControllerMetrics({ processMetrics: false }), identity: 't', runImage: 'img', namespaces: ['team-a'], resyncMs: 0, clock });
+    const manager = new Manager({ api, logger: silentLogger, metrics: new ControllerMetrics({ processMetrics: false }), identity: 't', namespaces: ['team-a'], resyncMs: 0, clock });
+    setupReconcilers(manager, { runImage: 'img' });
     const stop = new AbortController();
     const running = manager.run(stop.signal);
     await flush();

@@ -1,18 +1,19 @@
-// `pyworkflow-retention controller`: the operator process. Loads credentials, starts the manager
-// (informers, leader election, reconcilers) and the /metrics, /healthz and /readyz endpoints, and on
-// SIGTERM stops acting, releases the lease and exits.
+// `pyworkflow-retention controller`: the operator process. Loads credentials, starts the controller
+// runtime (src/controller) with the reconcilers set up on it (src/reconcilers/setup.ts) and the
+// /metrics, /healthz and /readyz endpoints, and on SIGTERM stops acting, releases the lease and exits.
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { CommandIO } from '../cli/sweep-command.js';
+import { CONTROLLER_USAGE, parseControllerArgs } from '../controller/flags.js';
+import { createKubeApi } from '../controller/kube-api.js';
+import { loadClusterAccess } from '../controller/kubeconfig.js';
+import { Manager } from '../controller/manager.js';
+import { ControllerMetrics } from '../controller/metrics.js';
+import { serve, type Endpoint } from '../controller/probes.js';
 import { createLogger } from '../log.js';
-import { CONTROLLER_USAGE, parseControllerArgs } from './flags.js';
-import { createKubeApi } from './kube-api.js';
-import { loadClusterAccess } from './kubeconfig.js';
-import { Manager } from './manager.js';
-import { ControllerMetrics } from './metrics.js';
-import { serve, type Endpoint } from './probes.js';
+import { setupReconcilers } from '../reconcilers/setup.js';
+import type { CommandIO } from './sweep-command.js';
 
 function version(): string {
   try {
@@ -40,11 +41,12 @@ export async function runController(argv: readonly string[], io: CommandIO): Pro
     logger,
     metrics,
     identity,
-    runImage: config.runImage,
     namespaces: config.namespaces,
     resyncMs: config.resyncMs,
     ...(config.leaderElect ? { leaderElection: { namespace: config.leaderElectionNamespace, name: config.leaderElectionId } } : {}),
   });
+
+  setupReconcilers(manager, { runImage: config.runImage });
 
   const endpoints: Endpoint[] = [];
   if (config.metricsBind) endpoints.push(await serve(config.metricsBind, { registry: metrics.registry }));
