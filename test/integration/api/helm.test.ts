@@ -283,7 +283,12 @@ describe('helm template', () => {
     expect(c.image).toBe('ghcr.io/pyworkflow/pyworkflow-retention-operator:0.1.0');
     expect(c.command.slice(0, 2)).toEqual(['node', '-e']);
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(c.env).toEqual([{ name: 'READYZ_URL', value: `http://${RELEASE}-pyworkflow-retention-operator-health.ops.svc:8081/readyz` }]);
+    // The kubelet's service variables first (no cluster DNS needed), the DNS name as the fallback.
+    expect(c.env).toEqual([
+      { name: 'READYZ_URL', value: `http://${RELEASE}-pyworkflow-retention-operator-health.ops.svc:8081/readyz` },
+      { name: 'HEALTH_SERVICE_ENV_PREFIX', value: `${RELEASE.toUpperCase().replaceAll('-', '_')}_PYWORKFLOW_RETENTION_OPERATOR_HEALTH` },
+    ]);
+    expect((pod!.spec as { enableServiceLinks?: boolean }).enableServiceLinks).toBe(true);
   });
 });
 
