@@ -121,8 +121,9 @@ ctr_() { ctr -a "$SOCK" -n k8s.io "$@"; }
 
 ensure_packages() {
   (( EUID == 0 )) || die "the real node needs root (containers, mounts, network namespaces)"
-  # iptables and conntrack for kube-proxy (iptables mode), socat for the gateway's port forwarders.
-  apt_install containerd runc containernetworking-plugins buildah busybox-static iptables conntrack socat
+  # iptables and conntrack for kube-proxy (iptables mode), socat for the gateway's port forwarders,
+  # iproute2 (ip, ss) and procps (sysctl) for the pod network.
+  apt_install containerd runc containernetworking-plugins buildah busybox-static iptables conntrack socat iproute2 procps
   [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] ||
     die "the CNI plugins are not in /usr/lib/cni (Debian's containernetworking-plugins)"
 }
