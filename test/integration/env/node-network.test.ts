@@ -1,4 +1,4 @@
-// Needs: the control plane and the real node (`npm run env:up kube node`).
+// Needs: the control plane and the real node (`npm run env:up kube node`). Next to node-smoke.test.ts.
 //
 // The real node's pod network (scripts/env/components/node.sh) gives pods what a cluster gives them and
 // nothing more: the API server at the `kubernetes` Service's ClusterIP, other pods through a ClusterIP
@@ -8,11 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, kubectl } from '../support/kubectl.js';
-import { runProcess } from '../support/process.js';
-import { podLog, realNode } from '../support/real-node.js';
-import { requireEnv } from '../support/test-env.js';
-import { apply, getJson } from './harness.js';
+import { eventually, kubectl, kubectlOk } from '../../support/kubectl.js';
+import { runProcess } from '../../support/process.js';
+import { podLog, realNode } from '../../support/real-node.js';
+import { requireEnv } from '../../support/test-env.js';
 
 const NS = `net-${randomBytes(3).toString('hex')}`;
 const node = realNode();
@@ -20,6 +19,10 @@ let server: Server;
 let serverPort = 0;
 /** Remote addresses of every connection the host's test server accepted. */
 const accepted: string[] = [];
+
+const getJson = async <T>(args: readonly string[]): Promise<T> => JSON.parse(await kubectlOk([...args, '-o', 'json'])) as T;
+const apply = (namespace: string, ...objects: unknown[]): Promise<string> =>
+  kubectlOk(['apply', '-n', namespace, '-f', '-'], objects.map((o) => JSON.stringify(o)).join('\n'));
 
 /** The restricted Pod Security Standard's fields, for the node's busybox image (uid 65532). */
 const restricted = {
