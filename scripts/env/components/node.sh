@@ -339,6 +339,12 @@ ensure_bridge() {
   # packet to a ClusterIP is DNATed to another pod and routed back onto the bridge. The machine's other
   # interfaces keep their setting (net.ipv4.ip_forward is not touched).
   sysctl -qw "net.ipv4.conf.$BRIDGE.forwarding=1"
+  # The reply of a pod reached through a ClusterIP goes straight back across the bridge to the client
+  # pod: only bridged traffic that passes iptables gets kube-proxy's DNAT undone (what kube-proxy
+  # expects of a bridge CNI). Already on where the kernel has br_netfilter built in, as on this machine kind.
+  [[ -f /proc/sys/net/bridge/bridge-nf-call-iptables ]] ||
+    die "no /proc/sys/net/bridge/bridge-nf-call-iptables: the kernel lacks br_netfilter (modprobe br_netfilter)"
+  [[ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables)" == 1 ]] || sysctl -qw net.bridge.bridge-nf-call-iptables=1
   # The host's own connections to ClusterIPs leave from the gateway address, never towards eth0's router.
   ip route replace "$SERVICE_CIDR" dev "$BRIDGE" src "$GATEWAY_IP"
 }
