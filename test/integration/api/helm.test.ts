@@ -273,6 +273,18 @@ describe('helm template', () => {
     expect(find(await render('--set', 'admissionPolicy.enabled=false'), 'ValidatingAdmissionPolicy')).toEqual([]);
   });
 
+  it('hostNetwork (for clusters whose pods cannot reach the API server otherwise; the e2e suites use the pod network): the node\'s network namespace, cluster DNS kept, one pod replaced at a time', async () => {
+    type Spec = { hostNetwork?: boolean; dnsPolicy?: string };
+    type Strategy = { strategy?: { type: string; rollingUpdate?: { maxSurge: number; maxUnavailable: number } } };
+    const [plain] = find<DeploymentLike>(await render(), 'Deployment');
+    expect((plain!.spec.template.spec as Spec).hostNetwork).toBeUndefined();
+    expect((plain!.spec as Strategy).strategy).toBeUndefined();
+    const [host] = find<DeploymentLike>(await render('--set', 'hostNetwork=true'), 'Deployment');
+    expect(host!.spec.template.spec).toMatchObject({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' });
+    // A surge pod would need the ports its predecessor holds on the same node.
+    expect((host!.spec as Strategy).strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+  });
+
   it('renders the helm test pod: restricted, the operator\'s own image, /readyz through the health Service', async () => {
     const [pod] = find(await render(), 'Pod');
     expect((pod!.metadata as unknown as { annotations: Record<string, string> }).annotations['helm.sh/hook']).toBe('test');
