@@ -107,12 +107,14 @@ import_into_containerd() {
     log "containerd import skipped: no containerd answers at $addr"
     return 0
   fi
-  if ctr -a "$addr" -n k8s.io images ls -q | grep -Fxq "$REF"; then
+  # grep without -q reads the whole list: with -q it may exit before ctr has written it all, and ctr's
+  # SIGPIPE then fails the pipeline (pipefail) although the image is there.
+  if ctr -a "$addr" -n k8s.io images ls -q | grep -Fx "$REF" >/dev/null; then
     log "containerd at $addr already has $REF"
     return 0
   fi
   ctr -a "$addr" -n k8s.io images import "$ARCHIVE" >&2
-  ctr -a "$addr" -n k8s.io images ls -q | grep -Fxq "$REF" || die "containerd import of $ARCHIVE did not name the image $REF"
+  ctr -a "$addr" -n k8s.io images ls -q | grep -Fx "$REF" >/dev/null || die "containerd import of $ARCHIVE did not name the image $REF"
   log "imported into containerd at $addr (namespace k8s.io)"
 }
 

@@ -8,28 +8,32 @@
 // namespace enforcing the `restricted` Pod Security Standard, reaching stores written by real
 // pyworkflow on PersistentVolumes owned by another uid/gid through `jobTemplate.securityContext`.
 //
-// The controller uses host networking (the chart's `hostNetwork` value): the real node has no
-// kube-proxy and its pod network no route to the API server on 127.0.0.1. So one replica only (two
-// host-network replicas would need the same ports on the one node), and the release namespace is
-// `privileged`; the run pods keep their own network namespace in the `restricted` policy namespace.
-// Leader election between two replicas is therefore not exercised here (and the API server's service
-// proxy refuses loopback endpoints, so /metrics is fetched from the EndpointSlice's address directly).
+// The node's pod network is the normal one (scripts/env/components/node.sh): kube-proxy makes ClusterIP
+// Services work from pods and from the host, and the API server is the `kubernetes` Service of the
+// in-cluster config. So the controller runs as on any cluster: two replicas in a `restricted` release
+// namespace electing a leader, /metrics and `helm test` through the chart's Services, and a PostgreSQL
+// store reached from a run pod through a Service (its password from a Secret). There is no cluster DNS:
+// Services are found by ClusterIP (and by the kubelet's service variables in `helm test`).
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RetentionPolicy, StorageBackend } from '../../src/api/generated/types.js';
+import { seedPostgresStore } from '../../src/backends/postgres/seed.js';
+import { TERMINAL_STATUSES } from '../../src/engine/statuses.js';
+import { generateDataset } from '../../src/model/generate.js';
 import type { CronJob, Job } from '../../src/reconcilers/workloads.js';
 import { eventually, helm, helmOk, kubectl, kubectlOk } from '../support/kubectl.js';
 import { expectedPurged, interopSpec, type RunFacts } from '../support/interop.js';
+import { expectedAfterSweep } from '../support/oracle.js';
 import { pyworkflow, type Inspection, type Manifest } from '../support/pyworkflow.js';
 import { runProcess } from '../support/process.js';
 import { createLocalVolume, podLog, realNode } from '../support/real-node.js';
+import { createPgDatabase, dropPgDatabase, pgAdminConfig, withPgClient } from '../support/stores/postgres-store.js';
 import { REPO_ROOT, requireEnv } from '../support/test-env.js';
-import { apply, getJson, tryGetJson } from './harness.js';
+import { apply, getJson, tryGetJson, USER_AGENT_PREFIX } from './harness.js';
 
 const CHART = join(REPO_ROOT, 'helm', 'pyworkflow-retention-operator');
 const API = 'retention.pyworkflow.io/v1alpha1';
@@ -65,21 +69,10 @@ interface Store {
 
 let image = '';
 let work = '';
-let metricsPort = 0;
-let healthPort = 0;
+let pgDatabase = '';
 const stores: Store[] = [];
-
-/** A TCP port nothing listens on now (the controller's host-network ports must be free on the node). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '0.0.0.0', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** The chart's default ports (no host network: every pod has its own). */
+const METRICS_PORT = 8080;
 
 /** The store as a worker pod of another uid would leave it: owned by it, group-writable, nothing for others. */
 function handOver(path: string): void {
@@ -93,15 +86,10 @@ function handOver(path: string): void {
   }
 }
 
-function apiServerPort(): string {
-  return new URL(requireEnv('KUBE_APISERVER_URL')).port;
-}
-
-async function controllerPod(): Promise<Pod> {
-  const pods = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', REL_NS, '-l', `app.kubernetes.io/instance=${RELEASE}`]);
-  const running = pods.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
-  if (running.length !== 1) throw new Error(`expected one running controller pod, found ${JSON.stringify(pods.items.map((p) => [p.metadata.name, p.status?.phase]))}`);
-  return running[0]!;
+/** The controller pods that run and are not being deleted. */
+async function controllerPods(): Promise<Pod[]> {
+  const pods = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', REL_NS, '-l', `app.kubernetes.io/instance=${RELEASE},app.kubernetes.io/component!=test`]);
+  return pods.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
 }
 
 /** Lines of the controller's JSON log (read from the kubelet's log files: `kubectl logs` cannot reach this node). */
@@ -117,24 +105,54 @@ function controllerLog(podName: string): Array<Record<string, unknown>> {
     });
 }
 
-/** The metrics endpoint behind the chart's metrics Service, as its EndpointSlice names it. */
-async function metricsEndpoint(): Promise<string> {
-  interface Slice { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[]; ports?: { name?: string; port?: number }[] }
-  return eventually('a ready endpoint in the metrics Service\'s EndpointSlice', 60_000, async () => {
-    const slices = await getJson<{ items: Slice[] }>(['get', 'endpointslices.discovery.k8s.io', '-n', REL_NS, '-l', `kubernetes.io/service-name=${FULLNAME}-metrics`]);
-    for (const s of slices.items) {
-      const port = s.ports?.find((p) => p.name === 'metrics')?.port;
-      const ep = s.endpoints?.find((e) => e.conditions?.ready);
-      if (port && ep) return `http://${ep.addresses[0]}:${port}/metrics`;
-    }
-    return undefined;
+/** The leader-election identity a controller pod logged at startup (pod name + a per-process suffix). */
+function identityOf(podName: string): string | undefined {
+  const started = controllerLog(podName).find((l) => l.msg === 'controller starting');
+  return typeof started?.identity === 'string' ? started.identity : undefined;
+}
+
+/** The holder of the chart's leader-election Lease ('' when none). */
+async function leaseHolder(): Promise<string> {
+  const lease = await tryGetJson<{ spec?: { holderIdentity?: string } }>(['get', 'lease', FULLNAME, '-n', REL_NS]);
+  return lease?.spec?.holderIdentity ?? '';
+}
+
+/**
+ * Exactly one of the given ready pods leads: the Lease names its identity, it logged 'acting as
+ * leader', and no other pod did. Waits for that, returns the leader and the others.
+ */
+async function oneLeader(what: string, timeoutMs: number, want: number): Promise<{ leader: Pod; standbys: Pod[]; identity: string }> {
+  return eventually(what, timeoutMs, async () => {
+    const pods = (await controllerPods()).filter((p) => p.status?.containerStatuses?.[0]?.ready);
+    if (pods.length !== want) return undefined;
+    const holder = await leaseHolder();
+    const leaders = pods.filter((p) => identityOf(p.metadata.name) === holder);
+    if (leaders.length !== 1) return undefined;
+    const leader = leaders[0]!;
+    if (!controllerLog(leader.metadata.name).some((l) => l.msg === 'acting as leader')) return undefined;
+    const standbys = pods.filter((p) => p !== leader);
+    expect(standbys.filter((p) => controllerLog(p.metadata.name).some((l) => l.msg === 'acting as leader')).map((p) => p.metadata.name)).toEqual([]);
+    return { leader, standbys, identity: holder };
   });
 }
 
-async function scrape(): Promise<string> {
-  const res = await fetch(await metricsEndpoint());
-  expect(res.status).toBe(200);
+/** A Service's ClusterIP. */
+async function clusterIP(namespace: string, name: string): Promise<string> {
+  const svc = await getJson<{ spec: { clusterIP: string } }>(['get', 'service', name, '-n', namespace]);
+  expect(svc.spec.clusterIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  return svc.spec.clusterIP;
+}
+
+async function scrape(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  expect(res.status, url).toBe(200);
   return res.text();
+}
+
+/** The leader's own /metrics (the run counters move there only), at its pod IP on the pod network. */
+async function scrapeLeader(): Promise<string> {
+  const { leader } = await oneLeader('one leader among the controller pods', 60_000, 2);
+  return scrape(`http://${leader.status!.podIP!}:${METRICS_PORT}/metrics`);
 }
 
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -147,19 +165,51 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return undefined;
 }
 
+interface Audit {
+  verb?: string;
+  stage?: string;
+  userAgent?: string;
+  requestReceivedTimestamp?: string;
+  stageTimestamp?: string;
+  user?: { username?: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
+}
+
+/** Successful writes (the audit policy of kube.sh logs writes only) by the given user, in log order. */
+function auditWrites(username: string): Audit[] {
+  const out: Audit[] = [];
+  for (const l of readFileSync(requireEnv('KUBE_AUDIT_LOG'), 'utf8').split('\n')) {
+    if (!l.includes(username)) continue;
+    const e = JSON.parse(l) as Audit;
+    if (e.stage === 'ResponseComplete' && e.user?.username === username && (e.responseStatus?.code ?? 0) < 300) out.push(e);
+  }
+  return out;
+}
+
 /** Audit events of requests by the given user since the suite started. */
 function auditByUser(username: string, verb: string, resource: string, namespace: string): number {
-  const text = readFileSync(requireEnv('KUBE_AUDIT_LOG'), 'utf8');
-  let n = 0;
-  for (const l of text.split('\n')) {
-    if (!l.includes(username) || !l.includes(namespace)) continue;
-    const e = JSON.parse(l) as { stage?: string; verb?: string; user?: { username?: string }; objectRef?: { resource?: string; namespace?: string }; responseStatus?: { code?: number } };
-    if (e.stage === 'ResponseComplete' && e.verb === verb && e.user?.username === username && e.objectRef?.resource === resource && e.objectRef.namespace === namespace && (e.responseStatus?.code ?? 0) < 300) n++;
-  }
-  return n;
+  return auditWrites(username).filter((e) => e.verb === verb && e.objectRef?.resource === resource && e.objectRef.namespace === namespace).length;
+}
+
+/** The controller identity in a request's user agent (src/controller/main.ts: `.../<version> (<identity>)`). */
+function agentIdentity(e: Audit): string | undefined {
+  if (!e.userAgent?.startsWith(USER_AGENT_PREFIX)) return undefined;
+  return /\(([^()]+)\)$/.exec(e.userAgent)?.[1];
 }
 
 const getPolicy = (name: string): Promise<RetentionPolicy> => getJson<RetentionPolicy>(['get', 'rp', name, '-n', POL_NS]);
+
+/** Annotates a policy for a run-now and waits until the Job's result is the policy's lastRun. */
+async function runNow(policy: string, token: string, timeoutMs: number): Promise<RetentionPolicy> {
+  await kubectlOk(['annotate', '--overwrite', 'rp', policy, '-n', POL_NS, `retention.pyworkflow.io/run-now=${token}`]);
+  const job = await eventually(`the Job of run-now ${token}`, 30_000, async () =>
+    (await getJson<{ items: Job[] }>(['get', 'jobs', '-n', POL_NS])).items.find((j) => j.metadata.annotations?.['retention.pyworkflow.io/run-now-token'] === token));
+  return eventually(`the result of ${job.metadata.name} (run-now ${token} of ${policy}) in status.lastRun`, timeoutMs, async () => {
+    const p = await getPolicy(policy);
+    return p.status?.lastRun?.jobName === job.metadata.name ? p : undefined;
+  });
+}
 
 beforeAll(async () => {
   const t0 = Date.now();
@@ -169,12 +219,10 @@ beforeAll(async () => {
   expect(image).toMatch(/^localhost\/pyworkflow-retention-operator:\d+\.\d+\.\d+-[0-9a-f]{12}$/);
   console.log(`npm run image: ${image} in ${Date.now() - t0} ms`);
   work = mkdtempSync(join(tmpdir(), 'pywr-shipped-'));
-  metricsPort = await freePort();
-  do healthPort = await freePort(); while (healthPort === metricsPort);
 
-  // The release namespace needs host networking (see the header); the policies' is restricted.
+  // Both the release namespace and the policies' enforce the restricted Pod Security Standard.
   await apply('default',
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: REL_NS, labels: { 'pyworkflow-retention-test': 'true', 'pod-security.kubernetes.io/enforce': 'privileged' } } },
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: REL_NS, labels: { 'pyworkflow-retention-test': 'true', 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: POL_NS, labels: { 'pyworkflow-retention-test': 'true', 'pod-security.kubernetes.io/enforce': 'restricted' } } },
   );
 }, 1_200_000); // a cold image build takes minutes; a warm one seconds
@@ -187,21 +235,17 @@ afterAll(async () => {
   for (const s of stores) await s.deleteVolume?.().catch(() => undefined);
   for (const s of stores) rmSync(s.hostDir, { recursive: true, force: true });
   if (work) rmSync(work, { recursive: true, force: true });
+  if (pgDatabase) await dropPgDatabase(pgDatabase);
 }, 300_000);
 
 describe('the operator as shipped, on the real node', () => {
-  it('helm install with the built image: the Deployment becomes Available, the controller runs as the chart\'s ServiceAccount with in-cluster credentials', async () => {
+  it('helm install with the built image: two replicas become Available in a restricted namespace, run as the chart\'s ServiceAccount with in-cluster credentials, and elect one leader', async () => {
     const [repository, tag] = [image.slice(0, image.lastIndexOf(':')), image.slice(image.lastIndexOf(':') + 1)];
     const values = {
       image: { repository, tag, pullPolicy: 'Never' },
-      replicaCount: 1,
-      hostNetwork: true,
+      replicaCount: 2,
       tolerations: [node.toleration],
       watchNamespaces: [POL_NS],
-      metrics: { port: metricsPort },
-      healthProbe: { port: healthPort },
-      // In-cluster config with the API server the host network can reach (its certificate names 127.0.0.1).
-      extraEnv: [{ name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' }, { name: 'KUBERNETES_SERVICE_PORT', value: apiServerPort() }],
       extraArgs: ['--log-format=json'],
     };
     const valuesFile = join(work, 'values.json');
@@ -209,38 +253,63 @@ describe('the operator as shipped, on the real node', () => {
     // --take-ownership: other suites apply the same CRDs from crds/ with kubectl.
     await helmOk(['install', RELEASE, CHART, '-n', REL_NS, '-f', valuesFile, '--take-ownership', '--timeout', '2m']);
 
-    const deployment = await eventually('the controller Deployment to become Available', 180_000, async () => {
+    const deployment = await eventually('the controller Deployment to become Available with 2 replicas', 180_000, async () => {
       const d = await getJson<{ spec: { template: { spec: V1Pod['spec'] } }; status?: { conditions?: { type: string; status: string }[]; availableReplicas?: number } }>(['get', 'deployment', FULLNAME, '-n', REL_NS]);
-      return d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') && d.status.availableReplicas === 1 ? d : undefined;
+      return d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') && d.status.availableReplicas === 2 ? d : undefined;
     });
     expect(deployment.spec.template.spec?.serviceAccountName).toBe(FULLNAME);
+    expect(deployment.spec.template.spec?.hostNetwork).toBeUndefined();
 
-    const pod = await controllerPod();
-    expect(pod.spec?.nodeName).toBe(node.name);
-    expect(pod.spec?.serviceAccountName).toBe(FULLNAME);
-    expect(pod.spec?.hostNetwork).toBe(true);
-    expect(pod.spec?.containers[0]?.image).toBe(image);
-    expect(pod.status?.containerStatuses?.[0]?.ready).toBe(true);
-    // No admin kubeconfig anywhere: the only credential is the projected ServiceAccount token.
-    expect(JSON.stringify(pod.spec)).not.toContain('kubeconfig');
-    const started = controllerLog(pod.metadata.name).find((l) => l.msg === 'controller starting');
-    expect(started, podLog(REL_NS, pod.metadata.name, 'controller').slice(-3000)).toMatchObject({
-      kubeconfig: 'in-cluster service account',
-      server: `https://127.0.0.1:${apiServerPort()}`,
-      namespaces: [POL_NS],
-    });
-    await eventually('the controller to lead', 60_000, async () => (controllerLog(pod.metadata.name).some((l) => l.msg === 'acting as leader') ? true : undefined));
+    const pods = await controllerPods();
+    expect(pods).toHaveLength(2);
+    const kubernetesIP = await clusterIP('default', 'kubernetes');
+    for (const pod of pods) {
+      expect(pod.spec?.nodeName).toBe(node.name);
+      expect(pod.spec?.serviceAccountName).toBe(FULLNAME);
+      expect(pod.spec?.hostNetwork).toBeUndefined();
+      // An address of the node's pod network, not the node's own.
+      expect(pod.status?.podIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(pod.status?.podIP).not.toBe(pod.status?.hostIP);
+      expect(pod.spec?.containers[0]?.image).toBe(image);
+      expect(pod.status?.containerStatuses?.[0]?.ready).toBe(true);
+      // No admin kubeconfig, no API server address from us: the projected ServiceAccount token and the
+      // `kubernetes` Service the kubelet announces (KUBERNETES_SERVICE_HOST), reached through kube-proxy.
+      expect(JSON.stringify(pod.spec)).not.toContain('kubeconfig');
+      expect(JSON.stringify(pod.spec)).not.toContain('KUBERNETES_SERVICE');
+      const started = await eventually(`the startup line of ${pod.metadata.name}`, 30_000, async () => controllerLog(pod.metadata.name).find((l) => l.msg === 'controller starting'));
+      expect(started, podLog(REL_NS, pod.metadata.name, 'controller').slice(-3000)).toMatchObject({
+        kubeconfig: 'in-cluster service account',
+        server: `https://${kubernetesIP}:443`,
+        namespaces: [POL_NS],
+        leaderElection: `${REL_NS}/${FULLNAME}`,
+      });
+    }
+    // Exactly one holds the Lease and acts; the other watches (its caches are synced: it is ready) and waits.
+    const { standbys, identity } = await oneLeader('one of the two replicas to lead', 90_000, 2);
+    expect(identity).toMatch(new RegExp(`^(${pods.map((p) => p.metadata.name).join('|')})_`));
+    const standby = standbys[0]!;
+    expect(controllerLog(standby.metadata.name).some((l) => l.msg === 'leader observed' && l.leader === identity)).toBe(true);
   });
 
-  it('/metrics answers on the endpoint of the chart\'s metrics Service (its selector picks the controller pod)', async () => {
-    const pod = await controllerPod();
-    const url = await metricsEndpoint();
-    const [nodeIp] = (await core.readNode({ name: node.name })).status!.addresses!.filter((a) => a.type === 'InternalIP').map((a) => a.address);
-    // Host network: the pod's address is the node's.
-    expect(url).toBe(`http://${nodeIp}:${metricsPort}/metrics`);
-    expect(pod.status?.podIP).toBe(nodeIp);
-    const text = await scrape();
-    expect(sample(text, 'pyworkflow_retention_leader', {})).toBe(1);
+  it('helm test: the chart\'s test pod gets 200 from /readyz through the health Service', async () => {
+    const t0 = Date.now();
+    const r = await helm(['test', RELEASE, '-n', REL_NS, '--timeout', '2m']);
+    const testPod = `${FULLNAME}-test-readyz`;
+    expect(r.code, `${r.stdout}${r.stderr}\n${podLog(REL_NS, testPod, 'readyz')}`).toBe(0);
+    expect(r.stdout).toMatch(/TEST SUITE:\s+\S+-test-readyz[\s\S]*Phase:\s+Succeeded/);
+    console.log(`helm test in ${Date.now() - t0} ms`);
+  });
+
+  it('/metrics through the chart\'s metrics Service ClusterIP (kube-proxy); each replica reports whether it leads', async () => {
+    const ip = await clusterIP(REL_NS, `${FULLNAME}-metrics`);
+    // From the host, as a Prometheus outside the pod network would; kube-proxy picks a ready replica.
+    const text = await scrape(`http://${ip}:${METRICS_PORT}/metrics`);
+    expect([0, 1]).toContain(sample(text, 'pyworkflow_retention_leader', {}));
+    expect(text).toContain('pyworkflow_retention_reconcile_total');
+    // Each replica at its own pod address: the leader says 1, the standby 0.
+    const { leader, standbys } = await oneLeader('one leader', 60_000, 2);
+    expect(sample(await scrape(`http://${leader.status!.podIP!}:${METRICS_PORT}/metrics`), 'pyworkflow_retention_leader', {})).toBe(1);
+    expect(sample(await scrape(`http://${standbys[0]!.status!.podIP!}:${METRICS_PORT}/metrics`), 'pyworkflow_retention_leader', {})).toBe(0);
   });
 
   it('runs started by the CronJob schedule in a restricted namespace delete exactly the eligible runs of sqlite and file stores owned by another uid/gid', async () => {
@@ -361,8 +430,67 @@ describe('the operator as shipped, on the real node', () => {
     expect(auditByUser(sa, 'create', 'cronjobs', POL_NS)).toBe(stores.length);
     expect(auditByUser(sa, 'patch', 'retentionpolicies', POL_NS) + auditByUser(sa, 'update', 'retentionpolicies', POL_NS)).toBeGreaterThan(0);
 
-    const text = await scrape();
+    const text = await scrapeLeader();
     for (const s of stores) expect(sample(text, 'pyworkflow_retention_runs_total', { namespace: POL_NS, policy: s.policy, outcome: 'Succeeded' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a PostgreSQL store reached from the restricted namespace through a Service, its password from a Secret: a run deletes exactly the eligible runs', async () => {
+    const admin = pgAdminConfig();
+    const pgPort = Number(admin.port);
+    const password = String(admin.password);
+    // node.sh forwards this 127.0.0.1 port on the pod network's gateway (PYWR_NODE_HOST_PORTS).
+    const gateway = requireEnv('PYWR_NODE_GATEWAY_IP');
+    expect(requireEnv('PYWR_NODE_HOST_PORTS').split(',')).toContain(String(pgPort));
+    const data = generateDataset({ seed: 91, runs: 250, now: new Date(), spanDays: 40, eventsPerRun: 3, extras: true });
+    pgDatabase = await createPgDatabase('pywr_shipped');
+    await withPgClient(pgDatabase, (c) => seedPostgresStore(c, data, { layout: 'v7' }));
+    await kubectlOk(['create', 'secret', 'generic', 'pg-credentials', '-n', POL_NS, `--from-literal=password=${password}`]);
+    // A database outside the cluster, as a Service: no selector, an EndpointSlice naming its address.
+    await apply(POL_NS,
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'postgres' }, spec: { ports: [{ name: 'postgres', port: 5432, targetPort: pgPort, protocol: 'TCP' }] } },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'postgres-external', labels: { 'kubernetes.io/service-name': 'postgres', 'endpointslice.kubernetes.io/managed-by': 'as-shipped.test' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: [gateway], conditions: { ready: true } }],
+        ports: [{ name: 'postgres', port: pgPort, protocol: 'TCP' }],
+      },
+    );
+    // No cluster DNS here: the backend names the Service by its ClusterIP.
+    const host = await clusterIP(POL_NS, 'postgres');
+    await apply(POL_NS,
+      {
+        apiVersion: API,
+        kind: 'StorageBackend',
+        metadata: { name: 'pg' },
+        spec: { type: 'postgres', postgres: { host, port: 5432, database: pgDatabase, user: String(admin.user), passwordSecretRef: { name: 'pg-credentials', key: 'password' }, tls: { mode: 'disable' }, connectTimeoutSeconds: 5 } } as StorageBackend['spec'],
+      } satisfies StorageBackend,
+      {
+        apiVersion: API,
+        kind: 'RetentionPolicy',
+        metadata: { name: 'purge-pg' },
+        spec: { retentionDays: 20, backendRef: { name: 'pg' }, schedule: '0 0 1 1 *', jobTemplate: { tolerations: [node.toleration] } } as RetentionPolicy['spec'],
+      } satisfies RetentionPolicy,
+    );
+    const p = await runNow('purge-pg', 'pg-1', 180_000);
+    expect(p.status?.lastRun, JSON.stringify(p.status?.lastRun)).toMatchObject({ outcome: 'Succeeded' });
+    const expected = expectedAfterSweep(data, { cutoff: new Date(p.status!.lastRun!.cutoff!), statuses: TERMINAL_STATUSES, housekeeping: true });
+    expect(expected.counts.runs).toBeGreaterThan(20);
+    expect(p.status?.lastRun?.deleted).toEqual(expected.counts);
+    const left = await withPgClient(pgDatabase, async (c) => (await c.query<{ n: string }>('SELECT count(*) AS n FROM workflow_runs')).rows[0]!.n);
+    expect(Number(left)).toBe(expected.remaining.runs.length);
+    expect(JSON.stringify(p.status)).not.toContain(password);
+
+    // The run pod: on the real node, in its own network namespace, the password only as a secretKeyRef.
+    const pods = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', POL_NS, '-l', `job-name=${p.status!.lastRun!.jobName}`]);
+    expect(pods.items).toHaveLength(1);
+    const runPod = pods.items[0]!;
+    expect(runPod.spec?.nodeName).toBe(node.name);
+    expect(runPod.spec?.hostNetwork).toBeUndefined();
+    expect(runPod.status?.containerStatuses?.[0]?.state?.terminated?.reason).toBe('Completed');
+    expect(JSON.stringify(runPod.spec)).not.toContain(password);
+    expect(JSON.stringify(runPod.spec?.containers[0]?.env)).toContain(JSON.stringify({ secretKeyRef: { key: 'password', name: 'pg-credentials' } }));
   });
 
   it('a run OOM-killed by a small memory limit and a run stopped by its deadline: the status names the cause; the next runs succeed', async () => {
@@ -387,15 +515,6 @@ describe('the operator as shipped, on the real node', () => {
     await eventually('the CronJobs of the oom and late policies', 30_000, async () =>
       (await tryGetJson(['get', 'cronjob', 'rp-oom', '-n', POL_NS])) && (await tryGetJson(['get', 'cronjob', 'rp-late', '-n', POL_NS])) ? true : undefined);
 
-    const runNow = async (policy: string, token: string, timeoutMs: number): Promise<RetentionPolicy> => {
-      await kubectlOk(['annotate', '--overwrite', 'rp', policy, '-n', POL_NS, `retention.pyworkflow.io/run-now=${token}`]);
-      const job = await eventually(`the Job of run-now ${token}`, 30_000, async () =>
-        (await getJson<{ items: Job[] }>(['get', 'jobs', '-n', POL_NS])).items.find((j) => j.metadata.annotations?.['retention.pyworkflow.io/run-now-token'] === token));
-      return eventually(`the result of ${job.metadata.name} (run-now ${token} of ${policy}) in status.lastRun`, timeoutMs, async () => {
-        const p = await getPolicy(policy);
-        return p.status?.lastRun?.jobName === job.metadata.name ? p : undefined;
-      });
-    };
     const [oom, late, noGroup] = await Promise.all([runNow('oom', 'oom-1', 120_000), runNow('late', 'late-1', 180_000), runNow('no-group', 'no-group-1', 120_000)]);
 
     expect(noGroup.status?.lastRun, JSON.stringify(noGroup.status?.lastRun)).toMatchObject({ outcome: 'Failed' });
@@ -422,27 +541,66 @@ describe('the operator as shipped, on the real node', () => {
     }
   });
 
-  it('helm upgrade with a changed value (the metrics port) rolls the controller one pod at a time on the host network; it leads again and /metrics follows', async () => {
-    const before = await controllerPod();
-    let newPort = await freePort();
-    while (newPort === healthPort || newPort === metricsPort) newPort = await freePort();
+  it('leader election on the real node: deleting the leader pod hands the Lease to the standby, which then acts; only the holder of the Lease ever writes', async () => {
+    const before = await oneLeader('one leader', 60_000, 2);
+    const standbyIdentity = identityOf(before.standbys[0]!.metadata.name)!;
+    expect(standbyIdentity).toBeDefined();
+    const t0 = Date.now();
+    await kubectlOk(['delete', 'pod', before.leader.metadata.name, '-n', REL_NS, '--wait=false']);
+    // The leaving leader releases the Lease on SIGTERM; the standby takes it at its next attempt.
+    await eventually('the standby to hold the Lease', 60_000, async () => ((await leaseHolder()) === standbyIdentity ? true : undefined));
+    console.log(`failover: the standby holds the Lease ${Date.now() - t0} ms after the leader pod's deletion`);
+    // The Deployment replaces the deleted pod; the replacement is the new standby.
+    const after = await oneLeader('the former standby leading next to a new standby', 180_000, 2);
+    expect(after.identity).toBe(standbyIdentity);
+    const newStandby = after.standbys[0]!;
+    expect([before.leader.metadata.name, before.standbys[0]!.metadata.name]).not.toContain(newStandby.metadata.name);
+    // The new leader acts: a run-now starts a Job and its result is recorded.
+    const p = await runNow('purge-sqlite', 'after-failover', 120_000);
+    expect(p.status?.lastRun?.outcome).toBe('Succeeded');
+
+    // The audit log, replayed in completion order: a successful Lease write makes its writer the
+    // holder; every other write of the chart's ServiceAccount comes from the holder at that moment.
+    const sa = `system:serviceaccount:${REL_NS}:${FULLNAME}`;
+    let holder: string | undefined;
+    const writers = new Map<string, number>();
+    const foreign: string[] = [];
+    for (const e of auditWrites(sa)) {
+      const id = agentIdentity(e);
+      expect(id, JSON.stringify(e)).toBeDefined();
+      if (e.objectRef?.resource === 'leases' && e.objectRef.name === FULLNAME) {
+        holder = id;
+        continue;
+      }
+      writers.set(id!, (writers.get(id!) ?? 0) + 1);
+      if (id !== holder) foreign.push(`${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name} by ${id} while ${holder ?? 'nobody'} held the Lease`);
+    }
+    expect(foreign).toEqual([]);
+    // Both leaders wrote (the first its CronJobs, the second the run-now Job); the standbys never did.
+    expect(writers.get(before.identity)).toBeGreaterThan(0);
+    expect(writers.get(standbyIdentity)).toBeGreaterThan(0);
+    expect(writers.get(identityOf(newStandby.metadata.name)!)).toBeUndefined();
+  });
+
+  it('helm upgrade with a changed value (the metrics port) rolls both replicas; one new pod leads and /metrics follows through the Service', async () => {
+    const before = new Set((await controllerPods()).map((p) => p.metadata.name));
+    const newPort = 9090;
     await helmOk(['upgrade', RELEASE, CHART, '-n', REL_NS, '-f', join(work, 'values.json'), '--set', `metrics.port=${newPort}`, '--timeout', '2m']);
-    const pod = await eventually('the upgraded controller pod Running and ready', 180_000, async () => {
+    const pods = await eventually('both replicas replaced, Running and ready', 240_000, async () => {
       const d = await getJson<{ metadata: { generation: number }; status?: { observedGeneration?: number; updatedReplicas?: number; availableReplicas?: number; replicas?: number } }>(['get', 'deployment', FULLNAME, '-n', REL_NS]);
-      if (d.status?.observedGeneration !== d.metadata.generation || d.status.updatedReplicas !== 1 || d.status.availableReplicas !== 1 || d.status.replicas !== 1) return undefined;
-      const p = await controllerPod();
-      return p.metadata.name !== before.metadata.name && p.status?.containerStatuses?.[0]?.ready ? p : undefined;
+      if (d.status?.observedGeneration !== d.metadata.generation || d.status.updatedReplicas !== 2 || d.status.availableReplicas !== 2 || d.status.replicas !== 2) return undefined;
+      const ps = await controllerPods();
+      return ps.length === 2 && ps.every((p) => !before.has(p.metadata.name) && p.status?.containerStatuses?.[0]?.ready) ? ps : undefined;
     });
-    expect(pod.spec?.containers[0]?.args).toContain(`--metrics-bind-address=:${newPort}`);
-    await eventually('the upgraded controller to lead', 90_000, async () => (controllerLog(pod.metadata.name).some((l) => l.msg === 'acting as leader') ? true : undefined));
-    // The Service and its EndpointSlice follow the new port.
-    const url = await eventually('the EndpointSlice to name the new port', 60_000, async () => {
-      const u = await metricsEndpoint();
-      return u.endsWith(`:${newPort}/metrics`) ? u : undefined;
-    });
-    const res = await fetch(url);
-    expect(res.status).toBe(200);
-    expect(sample(await res.text(), 'pyworkflow_retention_leader', {})).toBe(1);
+    for (const pod of pods) expect(pod.spec?.containers[0]?.args).toContain(`--metrics-bind-address=:${newPort}`);
+    const { leader, standbys } = await oneLeader('one of the new pods to lead', 90_000, 2);
+    expect(before.has(leader.metadata.name)).toBe(false);
+    // The Service follows the new port; kube-proxy routes it to a new pod.
+    const ip = await clusterIP(REL_NS, `${FULLNAME}-metrics`);
+    const text = await eventually(`/metrics at ${ip}:${newPort}`, 60_000, async () => scrape(`http://${ip}:${newPort}/metrics`));
+    expect([0, 1]).toContain(sample(text, 'pyworkflow_retention_leader', {}));
+    expect(sample(await scrape(`http://${leader.status!.podIP!}:${newPort}/metrics`), 'pyworkflow_retention_leader', {})).toBe(1);
+    expect(sample(await scrape(`http://${standbys[0]!.status!.podIP!}:${newPort}/metrics`), 'pyworkflow_retention_leader', {})).toBe(0);
     const history = JSON.parse(await helmOk(['history', RELEASE, '-n', REL_NS, '-o', 'json'])) as { revision: number; status: string }[];
     expect(history.map((h) => [h.revision, h.status])).toEqual([[1, 'superseded'], [2, 'deployed']]);
   });
@@ -469,6 +627,6 @@ describe('the operator as shipped, on the real node', () => {
     for (const crd of ['retentionpolicies.retention.pyworkflow.io', 'storagebackends.retention.pyworkflow.io']) {
       expect(await tryGetJson(['get', 'crd', crd]), crd).toBeDefined();
     }
-    expect((await getJson<{ items: unknown[] }>(['get', 'rp', '-n', POL_NS])).items).toHaveLength(5);
+    expect((await getJson<{ items: unknown[] }>(['get', 'rp', '-n', POL_NS])).items).toHaveLength(6);
   });
 });

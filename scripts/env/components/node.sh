@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real Kubernetes node for the tests, joined to the control plane of kube.sh: containerd and runc
-# (Debian packages), the Debian CNI plugins, a kubelet and kube-scheduler built from the same
+# (Debian packages), the Debian CNI plugins, a kubelet, kube-scheduler and kube-proxy built from the same
 # k8s.io/kubernetes wrapper module as kube-apiserver (scripts/env/kube-build.sh), and a locally built
 # busybox image that is both the pod sandbox ("pause") image and a small image for test pods. Pods are
 # scheduled by the real scheduler and run in real containers, exactly as on a cluster.
@@ -10,15 +10,27 @@
 #   Node carries pyworkflow.io/test-node=true:NoSchedule. The scheduler also adds a node affinity for
 #   the label pyworkflow.io/real-node=true (this node's) to every pod: it never places a pod on a test
 #   node, whatever the pod tolerates.
-# - Pod networking: a bridge + host-local CNI network whose subnet exists only inside the pods'
-#   network namespaces (the bridge has no address on the host, no routes, no NAT). A pod that must
-#   reach a 127.0.0.1 test server (or the API server) uses hostNetwork.
+# - Pod networking: a bridge + host-local CNI network (PYWR_POD_SUBNET, default 10.213.0.0/24) with a
+#   gateway address on the host (PYWR_NODE_GATEWAY_IP, the subnet's .1), and kube-proxy (iptables mode,
+#   built like the kubelet) so that ClusterIP Services work from pods and from the host. The API server
+#   and the test servers keep listening on 127.0.0.1 only: a TCP forwarder (Debian's socat) per port in
+#   PYWR_NODE_HOST_PORTS listens on the gateway address and connects to 127.0.0.1:<same port>. The
+#   `kubernetes` Service's EndpointSlice (written here, see ensure_kubernetes_endpoints) names the
+#   gateway and the API server's port, so in-cluster clients reach the API server through kube-proxy
+#   at the Service's ClusterIP (10.0.0.1, already in the serving certificate kube.sh makes). Tests reach
+#   another forwarded server (PostgreSQL) the same way: a Service without selector and an EndpointSlice
+#   naming the gateway. The subnet stays private: no NAT, forwarding enabled on the bridge only, and
+#   iptables chains PYWR-NODE-INPUT / PYWR-NODE-FORWARD drop everything from pods but pod-to-pod
+#   traffic, replies, and the forwarded ports on the gateway, and anything from other interfaces to the
+#   pod subnet (see ensure_firewall). No cluster DNS: pods find Services by ClusterIP or by the
+#   <NAME>_SERVICE_HOST/_PORT variables the kubelet injects. kube-proxy's healthz and metrics listen on
+#   127.0.0.1, its NodePorts only on the gateway address: nothing listens on the VM's own interfaces.
 # - StorageClass `pywr-local` (no provisioner, WaitForFirstConsumer) for `local` PersistentVolumes on
 #   host directories (test/support/real-node.ts creates them).
 # - The kubelet listens on 127.0.0.1 only (client certificates of the cluster CA, no anonymous access),
 #   so the API server cannot proxy `kubectl logs`: container logs are files under PYWR_NODE_POD_LOGS_DIR.
 #
-# Everything lives under the cache: binaries in $PYWR_CACHE/kube/<version>/bin and
+# Everything lives under the cache: binaries (kubelet, kube-scheduler, kube-proxy) in $PYWR_CACHE/kube/<version>/bin and
 # $PYWR_CACHE/crictl/<version>/bin, the image archive and buildah storage in $PYWR_CACHE/node, and
 # containerd's root/state/socket, the kubelet's root dir, certificates and pids in $PYWR_RUN/node; logs
 # in $PYWR_LOGS/node-*.log. Needs root (containers, mounts, network namespaces).
@@ -28,6 +40,7 @@
 # every other component (the suites that need the node then fail on the missing PYWR_NODE_NAME).
 #
 # Usage: node.sh up|down|status
+#        node.sh build               (only the binaries: kubelet, kube-scheduler, kube-proxy, crictl)
 #        node.sh restart-scheduler   (kube.sh restart-apiserver calls it, like its kube-controller-manager restart)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../kube-build.sh"
@@ -38,6 +51,10 @@ if [[ "${1:-}" != up* && -f "$SETTINGS" ]]; then source "$SETTINGS"; fi
 if [[ -z "${PYWR_KUBE_VERSION:-}" && -f "$PYWR_RUN/kube/settings.env" ]]; then
   PYWR_KUBE_VERSION="$(sed -n 's/^PYWR_KUBE_VERSION=//p' "$PYWR_RUN/kube/settings.env")"
 fi
+# ... and forwards the API server's port to the pods.
+if [[ -z "${PYWR_KUBE_APISERVER_PORT:-}" && -f "$PYWR_RUN/kube/settings.env" ]]; then
+  PYWR_KUBE_APISERVER_PORT="$(sed -n 's/^PYWR_KUBE_APISERVER_PORT=//p' "$PYWR_RUN/kube/settings.env")"
+fi
 
 KUBE_VERSION="${PYWR_KUBE_VERSION:-$KUBE_DEFAULT_VERSION}"
 CRICTL_VERSION="${PYWR_CRICTL_VERSION:-v1.34.0}"   # the CRI v1 client nearest 1.33 the module proxy serves
@@ -46,7 +63,15 @@ NODE_NAME="${PYWR_NODE_NAME:-pywr-node}"
 KUBELET_PORT="${PYWR_KUBELET_PORT:-10350}"
 KUBELET_HEALTHZ_PORT="${PYWR_KUBELET_HEALTHZ_PORT:-10348}"
 SCHED_PORT="${PYWR_KUBE_SCHEDULER_PORT:-10359}"
-POD_SUBNET="${PYWR_POD_SUBNET:-10.213.0.0/24}"   # private; exists only inside the pods' network namespaces
+POD_SUBNET="${PYWR_POD_SUBNET:-10.213.0.0/24}"   # private: no NAT, no forwarding beyond the bridge
+GATEWAY_IP="${PYWR_NODE_GATEWAY_IP:-${POD_SUBNET%.*}.1}"   # the host's address on the pod bridge
+BRIDGE="pywr-cni0"
+SERVICE_CIDR="${PYWR_KUBE_SERVICE_CIDR:-10.0.0.0/24}"    # kube.sh's --service-cluster-ip-range
+APISERVER_PORT="${PYWR_KUBE_APISERVER_PORT:-16443}"
+# 127.0.0.1 ports the pods reach on GATEWAY_IP:<port>: the API server and PostgreSQL (postgres.sh's PORT).
+HOST_PORTS="${PYWR_NODE_HOST_PORTS:-$APISERVER_PORT 15432}"
+PROXY_HEALTHZ_PORT="${PYWR_KUBE_PROXY_HEALTHZ_PORT:-10356}"
+PROXY_METRICS_PORT="${PYWR_KUBE_PROXY_METRICS_PORT:-10349}"
 KUBE_WAIT="${PYWR_NODE_KUBE_WAIT:-2400}"          # seconds to wait for kube.sh (a cold build takes ~15 min)
 LOG_V="${PYWR_KUBE_LOG_VERBOSITY:-0}"
 
@@ -57,6 +82,7 @@ STORAGE_CLASS="pywr-local"
 KUBE_BIN_DIR="$PYWR_CACHE/kube/$KUBE_VERSION/bin"
 KUBELET_BIN="$KUBE_BIN_DIR/kubelet"
 SCHED_BIN="$KUBE_BIN_DIR/kube-scheduler"
+PROXY_BIN="$KUBE_BIN_DIR/kube-proxy"
 CRICTL_DIR="$PYWR_CACHE/crictl/$CRICTL_VERSION"
 CRICTL="$CRICTL_DIR/bin/crictl"
 
@@ -81,9 +107,12 @@ KUBELET_CONFIG="$RUN/kubelet-config.yaml"
 KUBELET_KUBECONFIG="$RUN/kubelet.kubeconfig"
 SCHED_CONFIG="$RUN/scheduler-config.yaml"
 SCHED_KUBECONFIG="$RUN/scheduler.kubeconfig"
-CTRD_PID="$RUN/containerd.pid"; KUBELET_PID="$RUN/kubelet.pid"; SCHED_PID="$RUN/kube-scheduler.pid"
+PROXY_CONFIG="$RUN/kube-proxy-config.yaml"
+PROXY_KUBECONFIG="$RUN/kube-proxy.kubeconfig"
+CTRD_PID="$RUN/containerd.pid"; KUBELET_PID="$RUN/kubelet.pid"; SCHED_PID="$RUN/kube-scheduler.pid"; PROXY_PID="$RUN/kube-proxy.pid"
 CTRD_LOG="$PYWR_LOGS/node-containerd.log"; KUBELET_LOG="$PYWR_LOGS/node-kubelet.log"; SCHED_LOG="$PYWR_LOGS/node-scheduler.log"
-APISERVER_URL="https://127.0.0.1:${PYWR_KUBE_APISERVER_PORT:-16443}"
+PROXY_LOG="$PYWR_LOGS/node-kube-proxy.log"; FORWARD_LOG="$PYWR_LOGS/node-forward.log"
+APISERVER_URL="https://127.0.0.1:$APISERVER_PORT"
 
 kubectl_admin() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" --request-timeout=10s "$@"; }
 ctr_() { ctr -a "$SOCK" -n k8s.io "$@"; }
@@ -92,16 +121,23 @@ ctr_() { ctr -a "$SOCK" -n k8s.io "$@"; }
 
 ensure_packages() {
   (( EUID == 0 )) || die "the real node needs root (containers, mounts, network namespaces)"
-  apt_install containerd runc containernetworking-plugins buildah busybox-static
+  # iptables and conntrack for kube-proxy (iptables mode), socat for the gateway's port forwarders,
+  # iproute2 (ip, ss) and procps (sysctl) for the pod network.
+  apt_install containerd runc containernetworking-plugins buildah busybox-static iptables conntrack socat iproute2 procps
   [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] ||
     die "the CNI plugins are not in /usr/lib/cni (Debian's containernetworking-plugins)"
 }
 
 # ---------------------------------------------------------------------------------------- builds
 
-# kubelet and kube-scheduler in one `go build` (they share most packages), in kube.sh's wrapper module.
+# kubelet, kube-scheduler and kube-proxy in one `go build` (they share most packages), in kube.sh's
+# wrapper module; only those missing from the cache (a cache from before kube-proxy builds just it).
 build_node_binaries() {
-  [[ -x "$KUBELET_BIN" && -x "$SCHED_BIN" ]] && return 0   # built while we waited for the lock
+  local cmds=() c
+  [[ -x "$KUBELET_BIN" ]] || cmds+=(kubelet)
+  [[ -x "$SCHED_BIN" ]] || cmds+=(kube-scheduler)
+  [[ -x "$PROXY_BIN" ]] || cmds+=(kube-proxy)
+  (( ${#cmds[@]} > 0 )) || return 0   # built while we waited for the lock
   go_env node
   local mod t=$SECONDS out="$KUBE_BIN_DIR/.node-build"
   mod="$(kube_module_dir)"
@@ -110,11 +146,12 @@ build_node_binaries() {
     kube_wrapper_module "$mod"
   fi
   mkdir -p "$KUBE_BIN_DIR"; rm -rf "$out"; mkdir -p "$out"
-  log "building kubelet and kube-scheduler $KUBE_VERSION (go build k8s.io/kubernetes/cmd/{kubelet,kube-scheduler})"
-  ( cd "$mod" && go build -ldflags "$(kube_ldflags)" -o "$out/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler ) ||
-    die "go build of kubelet/kube-scheduler $KUBE_VERSION failed"
-  mv "$out/kubelet" "$KUBELET_BIN"; mv "$out/kube-scheduler" "$SCHED_BIN"; rm -rf "$out" "$GOCACHE"
-  log "built kubelet and kube-scheduler $KUBE_VERSION in $(( SECONDS - t )) s"
+  log "building ${cmds[*]} $KUBE_VERSION (go build k8s.io/kubernetes/cmd/...)"
+  ( cd "$mod" && go build -ldflags "$(kube_ldflags)" -o "$out/" "${cmds[@]/#/k8s.io/kubernetes/cmd/}" ) ||
+    die "go build of ${cmds[*]} $KUBE_VERSION failed"
+  for c in "${cmds[@]}"; do mv "$out/$c" "$KUBE_BIN_DIR/$c"; done
+  rm -rf "$out" "$GOCACHE"
+  log "built ${cmds[*]} $KUBE_VERSION in $(( SECONDS - t )) s"
 }
 
 build_crictl() {
@@ -136,7 +173,7 @@ build_all() { build_node_binaries; build_crictl; }
 
 ensure_binaries() {
   [[ -x "$KUBECTL" ]] || die "kubectl 1.33 not found at $KUBECTL (set PYWR_KUBECTL)"
-  [[ -x "$KUBELET_BIN" && -x "$SCHED_BIN" && -x "$CRICTL" ]] || with_build_lock build_all
+  [[ -x "$KUBELET_BIN" && -x "$SCHED_BIN" && -x "$PROXY_BIN" && -x "$CRICTL" ]] || with_build_lock build_all
 }
 
 # ----------------------------------------------------------------------------------------- image
@@ -189,7 +226,7 @@ ensure_image() {
 
 # install_file FILE < CONTENT: (re)writes FILE (mode 600) when its content differs; true when it did,
 # so that `up` restarts a daemon whose configuration changed and leaves it running otherwise.
-CTRD_CHANGED=0; KUBELET_CHANGED=0; SCHED_CHANGED=0; KUBELET_STARTED_AT=
+CTRD_CHANGED=0; KUBELET_CHANGED=0; SCHED_CHANGED=0; PROXY_CHANGED=0; KUBELET_STARTED_AT=
 install_file() {
   local tmp="$1.new"
   ( umask 077; cat > "$tmp" )
@@ -239,21 +276,26 @@ state = "$CTRD_DIR/state"
     conf_dir = "$CNI_CONF_DIR"
     max_conf_num = 1
 EOF
-  # No gateway, masquerading or routes: the subnet lives only inside the pods' network namespaces.
-  cat > "$CNI_CONF_DIR/10-pywr.conflist" <<EOF
+  # The gateway address on the host (isGateway) is where kube-proxy's rules and the port forwarders are;
+  # the pods' only route beyond their subnet is the Service CIDR through it (no default route: any other
+  # destination is unreachable at once), no masquerading (ensure_firewall drops the rest). Written whole
+  # (install_file renames): containerd reloads on the first write event, and a half-written file then
+  # left it on the old network; a changed network restarts containerd so that new pods get it for sure.
+  install_file "$CNI_CONF_DIR/10-pywr.conflist" <<EOF && CTRD_CHANGED=1 || true
 {
   "cniVersion": "1.0.0",
   "name": "pywr-pods",
   "plugins": [
     {
       "type": "bridge",
-      "bridge": "pywr-cni0",
-      "isGateway": false,
+      "bridge": "$BRIDGE",
+      "isGateway": true,
       "ipMasq": false,
       "hairpinMode": true,
       "ipam": {
         "type": "host-local",
-        "ranges": [[{ "subnet": "$POD_SUBNET" }]],
+        "ranges": [[{ "subnet": "$POD_SUBNET", "gateway": "$GATEWAY_IP" }]],
+        "routes": [{ "dst": "$SERVICE_CIDR", "gw": "$GATEWAY_IP" }],
         "dataDir": "$CNI_DATA_DIR"
       }
     }
@@ -277,6 +319,106 @@ start_containerd() {
   fi
   start_daemon containerd "$CTRD_PID" "$CTRD_LOG" containerd --config "$CTRD_CONFIG"
   wait_for containerd 60 containerd_ready || fail_start "containerd did not answer on $SOCK within 60 s" "$CTRD_LOG"
+}
+
+# ------------------------------------------------------------------------------- pod network
+
+# The bridge and its gateway address exist before any pod (the forwarders bind to the address); the CNI
+# bridge plugin finds them as it would have made them.
+ensure_bridge() {
+  local prefix="${POD_SUBNET#*/}" other net
+  # A machine whose own networks overlap ours would have its traffic captured by the bridge.
+  for net in "$POD_SUBNET" "$SERVICE_CIDR"; do
+    other="$( { ip -4 -o route show to match "$net"; ip -4 -o route show root "$net"; } | grep -v -e '^default ' -e " dev $BRIDGE " || true)"
+    [[ -z "$other" ]] || die "the network $net is already routed on this machine ($other): set PYWR_POD_SUBNET (and PYWR_NODE_GATEWAY_IP)"
+  done
+  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge || die "cannot create the bridge $BRIDGE"
+  ip addr replace "$GATEWAY_IP/$prefix" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  # Forwarding for packets that arrive on the bridge only (IPv4 decides per incoming interface): a pod's
+  # packet to a ClusterIP is DNATed to another pod and routed back onto the bridge. The machine's other
+  # interfaces keep their setting (net.ipv4.ip_forward is not touched).
+  sysctl -qw "net.ipv4.conf.$BRIDGE.forwarding=1"
+  # The reply of a pod reached through a ClusterIP goes straight back across the bridge to the client
+  # pod: only bridged traffic that passes iptables gets kube-proxy's DNAT undone (what kube-proxy
+  # expects of a bridge CNI). Already on where the kernel has br_netfilter built in, as on this machine kind.
+  [[ -f /proc/sys/net/bridge/bridge-nf-call-iptables ]] ||
+    die "no /proc/sys/net/bridge/bridge-nf-call-iptables: the kernel lacks br_netfilter (modprobe br_netfilter)"
+  [[ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables)" == 1 ]] || sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  # The host's own connections to ClusterIPs leave from the gateway address, never towards eth0's router.
+  ip route replace "$SERVICE_CIDR" dev "$BRIDGE" src "$GATEWAY_IP"
+}
+
+# iptables (filter table) chains of our own, jumped to first from INPUT and FORWARD.
+ensure_firewall() {
+  local ports chain; ports="$(tr ' ' ',' <<< "$HOST_PORTS")"
+  for chain in PYWR-NODE-INPUT PYWR-NODE-FORWARD; do
+    iptables -w -N "$chain" 2>/dev/null || iptables -w -F "$chain"
+  done
+  # Pods may reach the host only at the forwarded ports of the gateway (and answer the host's own
+  # connections: the kubelet's probes, the tests); nobody else may reach the pod subnet or the gateway.
+  iptables -w -A PYWR-NODE-INPUT -i lo -j RETURN
+  iptables -w -A PYWR-NODE-INPUT -i "$BRIDGE" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+  iptables -w -A PYWR-NODE-INPUT -i "$BRIDGE" -d "$GATEWAY_IP" -p tcp -m multiport --dports "$ports" -j RETURN
+  iptables -w -A PYWR-NODE-INPUT -i "$BRIDGE" -j DROP
+  iptables -w -A PYWR-NODE-INPUT -d "$POD_SUBNET" -j DROP
+  # Pod to pod (also through a ClusterIP) only: nothing from the bridge leaves it, nothing enters it.
+  iptables -w -A PYWR-NODE-FORWARD -i "$BRIDGE" -o "$BRIDGE" -j RETURN
+  iptables -w -A PYWR-NODE-FORWARD -i "$BRIDGE" -j DROP
+  iptables -w -A PYWR-NODE-FORWARD -o "$BRIDGE" -j DROP
+  firewall_first
+}
+
+# Our jumps come first in INPUT and FORWARD, before kube-proxy's (which prepends its own when they are
+# missing, and leaves them where they are afterwards): its KUBE-FORWARD accepts masqueraded traffic
+# that our chain must be able to drop first. Called again once kube-proxy has set up its chains.
+firewall_first() {
+  local hook
+  for hook in INPUT FORWARD; do
+    [[ "$(iptables -w -S "$hook" | sed -n 2p)" == "-A $hook -j PYWR-NODE-$hook" ]] && continue
+    while iptables -w -D "$hook" -j "PYWR-NODE-$hook" 2>/dev/null; do :; done
+    iptables -w -I "$hook" 1 -j "PYWR-NODE-$hook"
+  done
+}
+
+remove_firewall() {
+  local hook
+  for hook in INPUT FORWARD; do
+    while iptables -w -D "$hook" -j "PYWR-NODE-$hook" 2>/dev/null; do :; done
+    iptables -w -F "PYWR-NODE-$hook" 2>/dev/null || true
+    iptables -w -X "PYWR-NODE-$hook" 2>/dev/null || true
+  done
+}
+
+forward_pidfile() { printf '%s' "$RUN/forward-$1.pid"; }
+forward_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -qF "$GATEWAY_IP:$1"; }
+
+# A socat per port: GATEWAY_IP:<port> -> 127.0.0.1:<port> (a child per connection; stop_daemon ends
+# the process group, children included).
+start_forwarders() {
+  local port pidfile
+  for port in $HOST_PORTS; do
+    pidfile="$(forward_pidfile "$port")"
+    if running "$pidfile" "bind=$GATEWAY_IP," && forward_listening "$port"; then continue; fi
+    stop_daemon "$pidfile"
+    start_daemon "forwarder $GATEWAY_IP:$port -> 127.0.0.1:$port" "$pidfile" "$FORWARD_LOG" \
+      socat "TCP-LISTEN:$port,bind=$GATEWAY_IP,reuseaddr,fork,backlog=128" "TCP:127.0.0.1:$port"
+    wait_for "forwarder $GATEWAY_IP:$port" 20 forward_listening "$port" ||
+      fail_start "the forwarder did not listen on $GATEWAY_IP:$port within 20 s" "$FORWARD_LOG"
+  done
+}
+
+forwarders_running() {
+  local port
+  for port in $HOST_PORTS; do
+    running "$(forward_pidfile "$port")" "bind=$GATEWAY_IP," && forward_listening "$port" || return 1
+  done
+}
+
+stop_forwarders() {
+  local f
+  for f in "$RUN"/forward-*.pid; do [[ -e "$f" ]] && stop_daemon "$f"; done
+  return 0
 }
 
 # -------------------------------------------------------------------------- certificates, configs
@@ -322,8 +464,11 @@ write_node_config() {
   # The kubelet's own identity, so the Node authorizer and NodeRestriction apply as on a cluster.
   client_cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
   client_cert kube-scheduler "/CN=system:kube-scheduler"
+  # The user the bootstrap ClusterRoleBinding system:node-proxier grants kube-proxy's rights to.
+  client_cert kube-proxy "/CN=system:kube-proxy"
   write_kubeconfig "$KUBELET_KUBECONFIG" "system:node:$NODE_NAME" kubelet && KUBELET_CHANGED=1 || true
   write_kubeconfig "$SCHED_KUBECONFIG" system:kube-scheduler kube-scheduler && SCHED_CHANGED=1 || true
+  write_kubeconfig "$PROXY_KUBECONFIG" system:kube-proxy kube-proxy && PROXY_CHANGED=1 || true
   install_file "$KUBELET_CONFIG" <<EOF && KUBELET_CHANGED=1 || true
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -382,6 +527,33 @@ profiles:
           - matchExpressions:
             - {key: $TAINT_KEY, operator: In, values: ["true"]}
 EOF
+  install_file "$PROXY_CONFIG" <<EOF && PROXY_CHANGED=1 || true
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection:
+  kubeconfig: $PROXY_KUBECONFIG
+mode: iptables
+hostnameOverride: $NODE_NAME
+# Its own endpoints on 127.0.0.1; NodePorts (and health-check node ports) only on the gateway address,
+# never on the VM's interfaces nor on 127.0.0.1 (that would need route_localnet).
+healthzBindAddress: 127.0.0.1:$PROXY_HEALTHZ_PORT
+metricsBindAddress: 127.0.0.1:$PROXY_METRICS_PORT
+nodePortAddresses: ["$GATEWAY_IP/32"]
+# Pod traffic is what comes from the pod subnet; traffic from elsewhere to a ClusterIP is masqueraded.
+clusterCIDR: $POD_SUBNET
+detectLocalMode: ClusterCIDR
+iptables:
+  localhostNodePorts: false
+  minSyncPeriod: 1s
+# This VM refuses a negative oom_score_adj (see restrict_oom_score_adj above); the conntrack table
+# sizes and timeouts stay as the machine has them.
+oomScoreAdj: 0
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+EOF
 }
 
 # ------------------------------------------------------------------------------------ processes
@@ -390,6 +562,7 @@ fail_start() { tail_log "$2"; die "$1"; }
 
 kubelet_healthy() { [[ "$(curl -sS -m 3 "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz" 2>/dev/null)" == ok ]]; }
 sched_healthy() { [[ "$(curl -ksS -m 3 "https://127.0.0.1:$SCHED_PORT/healthz" 2>/dev/null)" == ok ]]; }
+proxy_healthy() { curl -fsS -m 3 "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz" >/dev/null 2>&1; }
 # node_ready [SINCE]: the Node is Ready and, when SINCE (epoch seconds) is given, the kubelet renewed
 # its Lease at or after SINCE: after a restart the Node still shows the previous kubelet's Ready until
 # the node lifecycle controller's grace period ends.
@@ -439,6 +612,56 @@ start_scheduler() {
   wait_for kube-scheduler 60 sched_healthy || fail_start "kube-scheduler did not become healthy within 60 s" "$SCHED_LOG"
 }
 
+start_kube_proxy() {
+  if running "$PROXY_PID" "$PROXY_BIN" && (( PROXY_CHANGED )); then
+    log "kube-proxy's configuration changed: restarting it"
+    stop_daemon "$PROXY_PID"
+  fi
+  if running "$PROXY_PID" "$PROXY_BIN"; then
+    proxy_healthy && return 0
+    wait_for kube-proxy 60 proxy_healthy || fail_start "kube-proxy (pid $(cat "$PROXY_PID")) runs but is not healthy" "$PROXY_LOG"
+    return 0
+  fi
+  for p in "$PROXY_HEALTHZ_PORT" "$PROXY_METRICS_PORT"; do
+    port_in_use "$p" && die "port 127.0.0.1:$p is used by another process (set PYWR_KUBE_PROXY_HEALTHZ_PORT / PYWR_KUBE_PROXY_METRICS_PORT)"
+  done
+  start_daemon kube-proxy "$PROXY_PID" "$PROXY_LOG" "$PROXY_BIN" --config="$PROXY_CONFIG" --v="$LOG_V"
+  wait_for kube-proxy 60 proxy_healthy || fail_start "kube-proxy did not become healthy within 60 s" "$PROXY_LOG"
+}
+
+# kube.sh runs the API server with --advertise-address=127.0.0.1 and --endpoint-reconciler-type=none
+# (an Endpoints address may not be a loopback one), so the `kubernetes` Service has no endpoints of the
+# API server's making: this EndpointSlice names the gateway, where the forwarder of the API server's
+# port listens. Its own managed-by value: the EndpointSlice controller leaves it alone.
+ensure_kubernetes_endpoints() {
+  local port_name
+  port_name="$(kubectl_admin -n default get service kubernetes -o 'jsonpath={.spec.ports[0].name}')" ||
+    die "cannot read the kubernetes Service"
+  kubectl_admin apply -f - >/dev/null <<EOF || die "cannot write the kubernetes Service's EndpointSlice"
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kubernetes
+  namespace: default
+  labels:
+    kubernetes.io/service-name: kubernetes
+    endpointslice.kubernetes.io/managed-by: node.sh.pyworkflow.io
+addressType: IPv4
+endpoints:
+- addresses: ["$GATEWAY_IP"]
+  conditions: {ready: true}
+ports:
+- {name: "$port_name", port: $APISERVER_PORT, protocol: TCP}
+EOF
+}
+
+# The whole path a pod's in-cluster client takes, from the host: the Service's ClusterIP (kube-proxy's
+# DNAT), the forwarder on the gateway, the API server's certificate for that IP.
+kubernetes_service_reachable() {
+  local ip; ip="$(kubectl_admin -n default get service kubernetes -o 'jsonpath={.spec.clusterIP}')" || return 1
+  "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" --server "https://$ip:443" --request-timeout=5s get --raw /readyz >/dev/null 2>&1
+}
+
 ensure_storage_class() {
   kubectl_admin apply -f - >/dev/null <<EOF || die "cannot create StorageClass $STORAGE_CLASS"
 apiVersion: storage.k8s.io/v1
@@ -459,6 +682,10 @@ publish() {
     "PYWR_NODE_IMAGE=$IMAGE" \
     "PYWR_NODE_STORAGE_CLASS=$STORAGE_CLASS" \
     "PYWR_NODE_POD_LOGS_DIR=$POD_LOGS" \
+    "PYWR_NODE_POD_SUBNET=$POD_SUBNET" \
+    "PYWR_NODE_GATEWAY_IP=$GATEWAY_IP" \
+    "PYWR_NODE_HOST_PORTS=${HOST_PORTS// /,}" \
+    "PYWR_NODE_SERVICE_CIDR=$SERVICE_CIDR" \
     "PYWR_NODE_KUBELET_ROOT=$KUBELET_ROOT" \
     "PYWR_CONTAINERD_ADDRESS=$SOCK" \
     "PYWR_CONTAINERD_NAMESPACE=k8s.io" \
@@ -480,6 +707,12 @@ PYWR_KUBELET_PORT=$KUBELET_PORT
 PYWR_KUBELET_HEALTHZ_PORT=$KUBELET_HEALTHZ_PORT
 PYWR_KUBE_SCHEDULER_PORT=$SCHED_PORT
 PYWR_POD_SUBNET=$POD_SUBNET
+PYWR_NODE_GATEWAY_IP=$GATEWAY_IP
+PYWR_KUBE_SERVICE_CIDR=$SERVICE_CIDR
+PYWR_KUBE_APISERVER_PORT=$APISERVER_PORT
+PYWR_NODE_HOST_PORTS="$HOST_PORTS"
+PYWR_KUBE_PROXY_HEALTHZ_PORT=$PROXY_HEALTHZ_PORT
+PYWR_KUBE_PROXY_METRICS_PORT=$PROXY_METRICS_PORT
 EOF
 }
 
@@ -489,15 +722,23 @@ up_node() {
   local t=$SECONDS
   save_settings
   ensure_packages
+  ensure_bridge
+  ensure_firewall
   IMAGE="localhost/pywr/busybox:$(image_tag)"
   start_containerd
   ensure_image
   ensure_binaries
   wait_for_kube
   write_node_config
+  start_forwarders
   start_kubelet
   start_scheduler
+  start_kube_proxy
+  firewall_first
   wait_for "node $NODE_NAME Ready" 120 node_ready "$KUBELET_STARTED_AT" || fail_start "node $NODE_NAME did not become Ready within 120 s" "$KUBELET_LOG"
+  ensure_kubernetes_endpoints
+  wait_for "the API server through the kubernetes Service (kube-proxy, forwarder)" 60 kubernetes_service_reachable ||
+    fail_start "the API server does not answer at the kubernetes Service's ClusterIP within 60 s" "$PROXY_LOG"
   ensure_storage_class
   publish
   log "node $NODE_NAME up ($(kubectl_admin get node "$NODE_NAME" -o 'jsonpath={.status.nodeInfo.containerRuntimeVersion}'), image $IMAGE) in $(( SECONDS - t )) s"
@@ -518,6 +759,10 @@ shim_pids() {
 our_mounts() { awk -v root="$RUN/" 'index($5, root) == 1 || $5 == substr(root, 1, length(root) - 1) { print $5 }' /proc/self/mountinfo | sort -r; }
 
 down_node() {
+  stop_daemon "$PROXY_PID"
+  # kube-proxy's chains and rules (KUBE-*) go with it.
+  if [[ -x "$PROXY_BIN" ]]; then timeout 60 "$PROXY_BIN" --cleanup >>"$PROXY_LOG" 2>&1 || log "kube-proxy --cleanup failed (see $PROXY_LOG)"; fi
+  stop_forwarders
   stop_daemon "$SCHED_PID"
   stop_daemon "$KUBELET_PID"
   if running "$CTRD_PID" "$CTRD_CONFIG" && containerd_ready && [[ -x "$CRICTL" ]]; then
@@ -541,13 +786,18 @@ down_node() {
   # The kubelet recreates the pod directories of pods still bound here; stale ones only make noise.
   # --one-file-system: never delete through a mount that survived the unmounting above.
   if [[ -d "$KUBELET_ROOT/pods" && -z "$(our_mounts)" ]]; then rm -rf --one-file-system "$KUBELET_ROOT/pods"; fi
+  # The pod network: the service route and the bridge (no pod is left on it), then our chains.
+  ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null || true
+  ip link del "$BRIDGE" 2>/dev/null || true
+  remove_firewall
   log "node stopped (containerd data kept in $CTRD_DIR)"
 }
 
 status_node() {
   running "$CTRD_PID" "$CTRD_CONFIG" && containerd_ready &&
     running "$KUBELET_PID" "$KUBELET_BIN" && kubelet_healthy &&
-    running "$SCHED_PID" "$SCHED_BIN" && sched_healthy && node_ready
+    running "$SCHED_PID" "$SCHED_BIN" && sched_healthy &&
+    running "$PROXY_PID" "$PROXY_BIN" && proxy_healthy && forwarders_running && node_ready
 }
 
 case "${1:-}" in
@@ -560,9 +810,15 @@ case "${1:-}" in
     log "WARNING: the real node did not come up; its variables are not published (CI=true makes this fatal)"
     ;;
   up-strict) up_node ;;
+  build) ensure_binaries ;;
   down) down_node ;;
   status) status_node ;;
-  # After an API server restart (kube.sh restart-apiserver): see restart_kcm there.
-  restart-scheduler) stop_daemon "$SCHED_PID"; write_node_config; start_scheduler ;;
-  *) echo "usage: $0 up|down|status|restart-scheduler" >&2; exit 2 ;;
+  # After an API server restart (kube.sh restart-apiserver): see restart_kcm there. kube-proxy's
+  # informers have the same backoff (new Services and endpoints would wait for it); its rules stay in
+  # place while it restarts.
+  restart-scheduler)
+    stop_daemon "$SCHED_PID"; write_node_config; start_scheduler
+    if [[ -f "$PROXY_PID" ]]; then stop_daemon "$PROXY_PID"; start_kube_proxy; firewall_first; fi
+    ;;
+  *) echo "usage: $0 up|down|status|build|restart-scheduler" >&2; exit 2 ;;
 esac

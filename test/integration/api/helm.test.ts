@@ -273,6 +273,18 @@ describe('helm template', () => {
     expect(find(await render('--set', 'admissionPolicy.enabled=false'), 'ValidatingAdmissionPolicy')).toEqual([]);
   });
 
+  it('hostNetwork (for clusters whose pods cannot reach the API server otherwise; the e2e suites use the pod network): the node\'s network namespace, cluster DNS kept, one pod replaced at a time', async () => {
+    type Spec = { hostNetwork?: boolean; dnsPolicy?: string };
+    type Strategy = { strategy?: { type: string; rollingUpdate?: { maxSurge: number; maxUnavailable: number } } };
+    const [plain] = find<DeploymentLike>(await render(), 'Deployment');
+    expect((plain!.spec.template.spec as Spec).hostNetwork).toBeUndefined();
+    expect((plain!.spec as Strategy).strategy).toBeUndefined();
+    const [host] = find<DeploymentLike>(await render('--set', 'hostNetwork=true'), 'Deployment');
+    expect(host!.spec.template.spec).toMatchObject({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' });
+    // A surge pod would need the ports its predecessor holds on the same node.
+    expect((host!.spec as Strategy).strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+  });
+
   it('renders the helm test pod: restricted, the operator\'s own image, /readyz through the health Service', async () => {
     const [pod] = find(await render(), 'Pod');
     expect((pod!.metadata as unknown as { annotations: Record<string, string> }).annotations['helm.sh/hook']).toBe('test');
@@ -283,7 +295,12 @@ describe('helm template', () => {
     expect(c.image).toBe('ghcr.io/pyworkflow/pyworkflow-retention-operator:0.1.0');
     expect(c.command.slice(0, 2)).toEqual(['node', '-e']);
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(c.env).toEqual([{ name: 'READYZ_URL', value: `http://${RELEASE}-pyworkflow-retention-operator-health.ops.svc:8081/readyz` }]);
+    // The kubelet's service variables first (no cluster DNS needed), the DNS name as the fallback.
+    expect(c.env).toEqual([
+      { name: 'READYZ_URL', value: `http://${RELEASE}-pyworkflow-retention-operator-health.ops.svc:8081/readyz` },
+      { name: 'HEALTH_SERVICE_ENV_PREFIX', value: `${RELEASE.toUpperCase().replaceAll('-', '_')}_PYWORKFLOW_RETENTION_OPERATOR_HEALTH` },
+    ]);
+    expect((pod!.spec as { enableServiceLinks?: boolean }).enableServiceLinks).toBe(true);
   });
 });
 
