@@ -112,9 +112,10 @@ export class Manager {
         if (b) this.sb.queue.add(keyOf(b));
       }
     };
+    // A policy that is gone still gets its key reconciled: its run pods wait for it to let them go.
     const policyByLabel = (ns: string, value: string | undefined): string | undefined => {
       const p = value === undefined ? undefined : policies.list(ns).find((x) => nameLabelValue(x.metadata.name ?? '') === value);
-      return p ? keyOf(p) : undefined;
+      return p ? keyOf(p) : value === undefined ? undefined : `${ns}/${value}`;
     };
     const cronJobs = cache<CronJob>(CRONJOBS, MANAGED_SELECTOR, (type, c) => {
       const owner = c.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === 'RetentionPolicy');

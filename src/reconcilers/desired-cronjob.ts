@@ -9,7 +9,7 @@ import { runPodStorage, storeTimeouts } from '../backends/registry.js';
 import { buildSweepArgs, lockWaitSeconds, maxDurationSeconds, TERMINATION_GRACE_SECONDS, TERMINATION_LOG, type RunRequest } from '../engine/run-contract.js';
 import type { OwnerReference } from '../controller/resources.js';
 import { canonicalJson } from './canonical-json.js';
-import { cronJobName, POLICY_UID_ANNOTATION, runLabels, shortHash, SPEC_HASH_ANNOTATION } from './names.js';
+import { cronJobName, POLICY_UID_ANNOTATION, RUN_FINALIZER, runLabels, shortHash, SPEC_HASH_ANNOTATION } from './names.js';
 import type { CronJob } from './workloads.js';
 
 /** The non-root user of the run image (distroless "nonroot"). */
@@ -133,7 +133,12 @@ export function desiredCronJob({ policy, backend, runImage }: DesiredCronJobInpu
           ttlSecondsAfterFinished: JOB_TTL_SECONDS,
           template: {
             // The operator's labels win over podLabels: the controller finds run pods by them.
-            metadata: { labels: { ...(template.podLabels ?? {}), ...labels }, ...(template.podAnnotations ? { annotations: template.podAnnotations } : {}) },
+            metadata: {
+              labels: { ...(template.podLabels ?? {}), ...labels },
+              annotations: { ...(template.podAnnotations ?? {}), [POLICY_UID_ANNOTATION]: policy.metadata.uid ?? '' },
+              // The run's result lives in its pod: kept until it is in the policy's status (names.ts).
+              finalizers: [RUN_FINALIZER],
+            },
             spec: podSpec,
           },
         },

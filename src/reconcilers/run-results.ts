@@ -1,21 +1,7 @@
 // Results into status: reads a finished run Job's result (its pods' termination messages, validated
-// with RESULT_SCHEMA before anything is trusted) and folds it into the policy's lastRun, totals,
-// history and LastRunSucceeded condition.
-//
-// Exactly-once counting. Two writes make a Job counted: (1) the status update that adds its UID to
-// status.history and its counts to status.totals, with the policy's resourceVersion as precondition;
-// (2) the annotation retention.pyworkflow.io/accounted=true on the Job. A Job is skipped when it has
-// the annotation or its UID is in history. Crash points:
-//  - before (1) lands: nothing was counted; the Job is counted on the next reconcile.
-//  - (1) landed but its answer was lost (timeout) or we crashed before (2): the UID is in history, so
-//    the next reconcile only writes the annotation. History keeps the newest 10 accountings in
-//    accounting order and one reconcile accounts at most ACCOUNT_BATCH (< 10) Jobs, so a UID is still
-//    in history when its annotation is written right after.
-//  - (1) raced with another writer (a replica that still thinks it leads): the precondition fails for
-//    one of them, which re-reads the policy, sees the UID in history, and does not count it again.
-//  - after (2): the Job is never looked at again, whatever happens to history.
-// What is not counted: a Job deleted (TTL one day, or the CronJob's history limit) before any
-// controller read it. Events and metrics are emitted after (1) and are at-most-once.
+// with the run contract's decodeResult before anything is trusted) and folds it into the policy's
+// lastRun, totals, history and LastRunSucceeded condition. Why each run is counted exactly once is
+// in run-accounting.ts.
 
 import { HISTORY_LIMIT, type RunOutcome } from '../api/retention-policy.js';
 import type { Condition, LastRun, RetentionPolicyStatus, RunRecord, RunTotals } from '../api/generated/types.js';
@@ -26,8 +12,6 @@ import { setCondition } from './conditions.js';
 import { CONTAINER_NAME } from './desired-cronjob.js';
 import { jobEnd, podsOfJob, type ContainerStateTerminated, type Job, type Pod } from './workloads.js';
 
-/** Jobs accounted per status update; below HISTORY_LIMIT (see the file comment). */
-export const ACCOUNT_BATCH = 5;
 /** How long after a Job finished its pods may still be missing from the cache before we go without them. */
 export const RESULT_GRACE_MS = 30_000;
 
@@ -218,6 +202,18 @@ export interface Accounting {
   counted: FinishedRun[];
 }
 
+/**
+ * How many new runs one status update may add to `history` without pushing out a UID in `protect`.
+ * History is newest first and bounded by HISTORY_LIMIT; new runs go to its front.
+ */
+export function historyRoom(history: ReadonlyArray<{ jobUID?: string }> | undefined, protect: ReadonlySet<string>): number {
+  let last = -1;
+  (history ?? []).forEach((h, i) => {
+    if (h.jobUID !== undefined && protect.has(h.jobUID)) last = i;
+  });
+  return last < 0 ? Number.POSITIVE_INFINITY : HISTORY_LIMIT - 1 - last;
+}
+
 const timeOf = (t: string | undefined): number => (t ? Date.parse(t) : 0);
 
 /**
@@ -225,9 +221,21 @@ const timeOf = (t: string | undefined): number => (t ? Date.parse(t) : 0);
  * runs to totals, prepends to history (bounded), and moves lastRun/LastRunSucceeded forward only to a
  * run that finished later than the current lastRun (an old Job read late never hides a newer result).
  */
-export function accountRuns(status: RetentionPolicyStatus | undefined, runs: readonly FinishedRun[], generation: number | undefined, nowMs: number): Accounting {
+export function accountRuns(
+  status: RetentionPolicyStatus | undefined,
+  runs: readonly FinishedRun[],
+  generation: number | undefined,
+  nowMs: number,
+  protect: ReadonlySet<string> = new Set(),
+): Accounting {
   const known = new Set((status?.history ?? []).map((h) => h.jobUID).filter((u): u is string => u !== undefined));
-  const fresh = runs.filter((r) => r.jobUID !== '' && !known.has(r.jobUID));
+  // Oldest first, and only as many as fit without pushing a protected UID (counted, not yet
+  // released: run-accounting.ts) out of history; the rest wait for the next update.
+  const room = historyRoom(status?.history, protect);
+  const fresh = runs
+    .filter((r) => r.jobUID !== '' && !known.has(r.jobUID))
+    .sort((a, b) => timeOf(a.completionTime) - timeOf(b.completionTime))
+    .slice(0, Math.max(0, room));
   const totals: RunTotals = { ...zeroTotals(), ...(status?.totals ?? {}) };
   for (const run of fresh) {
     if (run.dryRun || run.skipped) continue;

@@ -52,7 +52,7 @@ export interface PodCondition {
 }
 
 export interface Pod extends KubeObject {
-  spec?: { nodeName?: string };
+  spec?: { nodeName?: string; containers?: Array<{ name: string; args?: string[] }> };
   status?: { phase?: string; reason?: string; message?: string; startTime?: string; conditions?: PodCondition[]; containerStatuses?: ContainerStatus[] };
 }
 

@@ -114,7 +114,9 @@ describe('desiredCronJob', () => {
       runImage: image,
     }).spec.jobTemplate.spec!.template;
     expect(pod.metadata?.labels).toMatchObject({ team: 'x', 'app.kubernetes.io/managed-by': 'pyworkflow-retention-operator' });
-    expect(pod.metadata?.annotations).toEqual({ a: 'b' });
+    expect(pod.metadata?.annotations).toEqual({ a: 'b', 'retention.pyworkflow.io/policy-uid': 'uid-1' });
+    // The run's result lives in its pod: the API server keeps the pod until the controller recorded it.
+    expect(pod.metadata?.finalizers).toEqual(['retention.pyworkflow.io/run-result']);
     expect(pod.spec).toMatchObject({ nodeSelector: { pool: 'batch' }, tolerations: [{ key: 'batch', operator: 'Exists' }], imagePullSecrets: [{ name: 'reg' }], priorityClassName: 'low', affinity: { nodeAffinity: {} } });
     expect(pod.spec!.containers[0]).toMatchObject({ image: 'mine:1', resources: { limits: { memory: '256Mi' } } });
   });
