@@ -196,9 +196,10 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
     requeue(5_000);
   }
   for (const run of write.meta) {
-    ctx.metrics.runCounted(namespace, name, run.outcome, run.dryRun, run.deleted);
-    const type = run.outcome === 'Succeeded' ? 'Normal' : 'Warning';
-    const reason = run.outcome === 'Succeeded' ? 'RunSucceeded' : run.outcome === 'Cancelled' ? 'RunCancelled' : 'RunFailed';
+    // A run that stepped aside for another run of its store is not a run of its own (run-results.ts).
+    if (!run.skipped) ctx.metrics.runCounted(namespace, name, run.outcome, run.dryRun, run.deleted);
+    const type = run.skipped || (run.outcome === 'Succeeded' && run.reason !== 'ResultLost') ? 'Normal' : 'Warning';
+    const reason = run.skipped || run.reason === 'ResultLost' ? run.reason : run.outcome === 'Succeeded' ? 'RunSucceeded' : run.outcome === 'Cancelled' ? 'RunCancelled' : 'RunFailed';
     events.push(() => ctx.events.record(target, type, reason, 'Run', `Job ${run.jobName}: ${run.message}`));
   }
   if (stall && stalledAs(stall.jobName) === undefined) {

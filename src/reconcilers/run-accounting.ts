@@ -49,6 +49,7 @@ const ownerJobUid = (pod: Pod): string | undefined => pod.metadata.ownerReferenc
  * older version (no policy-uid annotation) are found through their Job.
  */
 export function runsOfPolicy(policyUid: string, jobs: readonly Job[], pods: readonly Pod[]): RunUnit[] {
+  const jobsByUid = new Map(jobs.flatMap((j) => (j.metadata.uid ? [[j.metadata.uid, j] as const] : [])));
   const units = new Map<string, RunUnit>();
   for (const job of jobs) {
     const uid = job.metadata.uid;
@@ -59,7 +60,11 @@ export function runsOfPolicy(policyUid: string, jobs: readonly Job[], pods: read
     if (!uid) continue;
     const unit = units.get(uid);
     if (unit) unit.pods.push(pod);
-    else if (pod.metadata.annotations?.[POLICY_UID_ANNOTATION] === policyUid) units.set(uid, { uid, pods: [pod] });
+    else if (pod.metadata.annotations?.[POLICY_UID_ANNOTATION] === policyUid) {
+      // A Job without the annotation (made by hand from the CronJob, say) is still this policy's run.
+      const job = jobsByUid.get(uid);
+      units.set(uid, { uid, ...(job ? { job } : {}), pods: [pod] });
+    }
   }
   return [...units.values()];
 }

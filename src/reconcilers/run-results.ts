@@ -158,7 +158,7 @@ export function readFinishedRun(job: Job, allPods: readonly Pod[], nowMs: number
     return result(
       'Failed',
       'OOMKilled',
-      `${jobDetail}; pod ${last.pod.metadata.name} was killed for running out of memory${limit !== undefined ? ` (limit ${String(limit)})` : ''}. ` +
+      `${jobDetail}; pod ${last.pod.metadata.name} was OOMKilled: it ran out of memory${limit !== undefined ? ` (limit ${String(limit)})` : ''}. ` +
         `Raise spec.jobTemplate.resources.limits.memory or lower spec.batchSize.${beforeFailure}`,
     );
   }

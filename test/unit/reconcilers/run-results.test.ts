@@ -138,7 +138,7 @@ describe('readFinishedRun', () => {
     j.spec!.template.spec!.containers[0]!.resources = { limits: { memory: '128Mi' } };
     const r = readFinishedRun(j, [oom], NOW);
     expect(r).toMatchObject({ kind: 'finished', run: { outcome: 'Failed', reason: 'OOMKilled' } });
-    expect(r?.kind === 'finished' && r.run.message).toMatch(/out of memory \(limit 128Mi\).*limits\.memory/);
+    expect(r?.kind === 'finished' && r.run.message).toMatch(/OOMKilled: it ran out of memory \(limit 128Mi\).*limits\.memory/);
   });
 
   it('a pod never scheduled before the deadline says so', () => {
