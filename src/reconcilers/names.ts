@@ -9,7 +9,7 @@ export const CRONJOB_NAME_MAX = 52;
 /** Jobs, label values and the pods' job-name label: at most 63. */
 export const LABEL_VALUE_MAX = 63;
 
-/** On Jobs, after their result is in the policy's status (see run-results.ts for why). */
+/** On Jobs, once their result is in the policy's status (see run-accounting.ts). */
 export const ACCOUNTED_ANNOTATION = `${API_GROUP}/accounted`;
 /**
  * On run pods, from the pod template: the API server keeps a run's pod (and with it the run's result,
