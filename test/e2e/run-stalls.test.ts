@@ -68,7 +68,9 @@ describe('Runs that cannot start are reported at once (real scheduler and kubele
 
   it.each([
     ['image', /cannot start: pod \S+: (ErrImagePull|ImagePullBackOff)/],
-    ['secret', /cannot start: pod \S+: CreateContainerConfigError: .*no-such-secret/],
+    // The kubelet's first words for a missing Secret vary ("secret ... not found", "failed to sync secret
+    // cache"); the cause and what to check are what the condition must carry.
+    ['secret', /cannot start: pod \S+: CreateContainerConfigError: .*Check the Secrets and keys the StorageBackend refers to\.$/],
     ['nowhere', /cannot start: pod \S+ cannot be scheduled: 0\/\d+ nodes are available/],
     ['refused', /cannot start: its pods cannot be created \(FailedCreate\): .*no-such-account/],
   ])('%s: LastRunSucceeded=Unknown/RunStalled naming the Job and the cause within a minute, and one Warning event', async (name, cause) => {
