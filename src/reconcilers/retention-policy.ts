@@ -192,8 +192,11 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
 
   // --- After the status is stored: tell people (events) and Prometheus, then release what is counted.
   if (plan.runs.length > write.meta.length) {
+    // Not a hot loop: counting goes on once the releases below get through.
     log.info('counting waits: runs counted before are not released yet, and history must keep their UIDs', { waiting: plan.runs.length });
     requeue(5_000);
+  } else if (plan.more) {
+    requeue(0); // the next batch
   }
   for (const run of write.meta) {
     // A run that stepped aside for another run of its store is not a run of its own (run-results.ts).

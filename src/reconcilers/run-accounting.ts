@@ -125,7 +125,9 @@ export interface AccountingPlan {
   protect: Set<string>;
   /** Runs to release once their UID is in the stored history (counted now or before). */
   releasable: RunUnit[];
-  /** Come back after this long (a result on its way into the cache, or more to count). */
+  /** More finished runs wait beyond this batch. */
+  more: boolean;
+  /** Come back after this long (a result on its way into the cache). */
   requeueMs?: number;
 }
 
@@ -171,8 +173,13 @@ export function planAccounting(units: readonly RunUnit[], status: RetentionPolic
   }
   candidates.sort((a, b) => (a.run.completionTime ?? '').localeCompare(b.run.completionTime ?? ''));
   const batch = candidates.slice(0, ACCOUNT_BATCH);
-  if (candidates.length > batch.length) requeue(0);
-  return { runs: batch.map((c) => c.run), protect, releasable: [...releasable, ...batch.map((c) => c.unit)], ...(requeueMs === undefined ? {} : { requeueMs }) };
+  return {
+    runs: batch.map((c) => c.run),
+    protect,
+    releasable: [...releasable, ...batch.map((c) => c.unit)],
+    more: candidates.length > batch.length,
+    ...(requeueMs === undefined ? {} : { requeueMs }),
+  };
 }
 
 export type ReleaseResult = 'released' | 'stale' | 'failed';

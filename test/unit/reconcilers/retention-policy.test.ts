@@ -425,6 +425,8 @@ describe('RetentionPolicy reconciler: lost Jobs, failing releases and runs that 
     bed.cluster.request = <T,>(req: KubeRequest): Promise<T> =>
       denying && req.method === 'PATCH' && req.path.includes('/pods/') ? Promise.reject(new ApiError(422, 'Invalid', 'denied by a ValidatingAdmissionPolicy')) : real<T>(req);
     for (let i = 0; i < 8; i++) await reconcile(bed);
+    // Held up, not spinning: the next try is seconds away.
+    expect((await reconcile(bed)).requeueAfterMs).toBeGreaterThanOrEqual(1_000);
     let p = getPolicy(bed);
     // Ten counted and held in history; the other four wait, none counted twice.
     expect(p.status?.totals?.runs).toBe(10);
