@@ -417,7 +417,7 @@ describe('RetentionPolicy reconciler: lost Jobs, failing releases and runs that 
 
   it('releases that keep failing: no UID leaves history while its pods are held, and every run is counted exactly once', async () => {
     const { bed, cron } = await withCron();
-    for (let i = 0; i < 14; i++) {
+    for (let i = 0; i < 17; i++) {
       finishRun(bed.cluster, cron, { name: `rp-purge-${10 + i}`, end: { kind: 'Complete' }, endedAt: `2026-03-01T10:${String(10 + i).padStart(2, '0')}:00Z`, pods: [{ exitCode: 0, message: report({}, { runs: 1 }) }] });
     }
     const real = bed.cluster.request.bind(bed.cluster);
@@ -428,17 +428,17 @@ describe('RetentionPolicy reconciler: lost Jobs, failing releases and runs that 
     // Held up, not spinning: the next try is seconds away.
     expect((await reconcile(bed)).requeueAfterMs).toBeGreaterThanOrEqual(1_000);
     let p = getPolicy(bed);
-    // Ten counted and held in history; the other four wait, none counted twice.
+    // Ten counted and held in history; the other seven wait, none counted twice.
     expect(p.status?.totals?.runs).toBe(10);
     expect(p.status?.history).toHaveLength(10);
-    expect(bed.cluster.list<Pod>(PODS, NS).filter((x) => x.metadata.finalizers?.includes(RUN_FINALIZER))).toHaveLength(14);
+    expect(bed.cluster.list<Pod>(PODS, NS).filter((x) => x.metadata.finalizers?.includes(RUN_FINALIZER))).toHaveLength(17);
     denying = false;
-    for (let i = 0; i < 6; i++) await reconcile(bed);
+    for (let i = 0; i < 8; i++) await reconcile(bed);
     p = getPolicy(bed);
-    expect(p.status?.totals).toMatchObject({ runs: 14, runsSucceeded: 14 });
-    expect(bed.cluster.list<Pod>(PODS, NS)).toHaveLength(14);
+    expect(p.status?.totals).toMatchObject({ runs: 17, runsSucceeded: 17 });
+    expect(bed.cluster.list<Pod>(PODS, NS)).toHaveLength(17);
     expect(bed.cluster.list<Pod>(PODS, NS).filter((x) => x.metadata.finalizers?.includes(RUN_FINALIZER))).toEqual([]);
-    expect(bed.events.events.filter((e) => e.reason === 'RunSucceeded')).toHaveLength(14);
+    expect(bed.events.events.filter((e) => e.reason === 'RunSucceeded')).toHaveLength(17);
   });
 
   it('a pod in ImagePullBackOff: LastRunSucceeded=Unknown RunStalled at once, one Warning event, no writes while it stays', async () => {
