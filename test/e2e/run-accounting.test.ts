@@ -105,7 +105,7 @@ describe('Exactly-once accounting across lost Jobs and pods (sqlite store, real 
     // Nothing may keep the namespace from going: let go of every pod this file's runs left held.
     // (The API server may enforce a deleted admission policy for a moment longer: retry.)
     await eventually('no pod held', 30_000, async () => {
-      const left = await held();
+      const left = (await pods()).filter((p) => (p.metadata.finalizers ?? []).some((f) => f === FINALIZER || f.startsWith('example.com/')));
       for (const p of left) await kubectl(['patch', 'pod', p.metadata.name, '-n', ns, '--type', 'merge', '-p', '{"metadata":{"finalizers":null}}'], undefined, 0);
       return left.length === 0 ? true : undefined;
     }).catch(() => undefined);
@@ -119,6 +119,42 @@ describe('Exactly-once accounting across lost Jobs and pods (sqlite store, real 
     const cron = await getJson<CronJob>(['get', 'cronjob', 'rp-life', '-n', ns]);
     expect(cron.spec.jobTemplate.spec?.template.metadata?.finalizers).toEqual([FINALIZER]);
     expect(cron.spec.jobTemplate.spec?.template.metadata?.annotations?.['retention.pyworkflow.io/policy-uid']).toBe((await getPolicy()).metadata.uid);
+  });
+
+  it('why the finalizer is on the pods: the CronJob controller drops a Job-template finalizer, the Job controller keeps a pod-template one', async () => {
+    // A plain CronJob (not the operator's) that fires every minute: its Job shows what the real
+    // controllers copy. Its pod never runs (no node takes it) and is deleted with it.
+    await apply(ns, {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'copy-probe' },
+      spec: {
+        schedule: '* * * * *',
+        jobTemplate: {
+          metadata: { finalizers: ['example.com/job-template'] },
+          spec: {
+            template: {
+              metadata: { finalizers: ['example.com/pod-template'] },
+              spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'none' }] },
+            },
+          },
+        },
+      },
+    });
+    const job = await eventually('the probe CronJob\'s first Job', 90_000, async () =>
+      (await getJson<{ items: Job[] }>(['get', 'jobs', '-n', ns])).items.find((j) => j.metadata.ownerReferences?.some((o) => o.name === 'copy-probe')));
+    const pod = await eventually('its pod', 30_000, async () => (await podsOfJob(job.metadata.name))[0]);
+    expect(job.metadata.finalizers ?? []).not.toContain('example.com/job-template');
+    expect(pod.metadata.finalizers).toContain('example.com/pod-template');
+    // The Jobs go first (no Job controller left to replace a pod), then the pods are let go.
+    await kubectlOk(['delete', 'cronjob', 'copy-probe', '-n', ns, '--cascade=background']);
+    await eventually('the probe Jobs gone', 60_000, async () =>
+      (await getJson<{ items: Job[] }>(['get', 'jobs', '-n', ns])).items.some((j) => j.metadata.ownerReferences?.some((o) => o.name === 'copy-probe')) ? undefined : true);
+    await eventually('the probe pods gone', 60_000, async () => {
+      const left = (await pods()).filter((p) => p.metadata.finalizers?.includes('example.com/pod-template'));
+      for (const p of left) await kubectl(['patch', 'pod', p.metadata.name, '-n', ns, '--type', 'merge', '-p', '{"metadata":{"finalizers":null}}'], undefined, 0);
+      return left.length === 0 ? true : undefined;
+    });
   });
 
   it('a Job deleted before the controller saw it finish: its pod is kept, the run is counted once, then the pod goes', async () => {
