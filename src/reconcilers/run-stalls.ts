@@ -92,17 +92,22 @@ export function recordedStall(conditions: readonly Condition[] | undefined, jobN
   return c?.reason === STALL_REASON && c.message.startsWith(`Job ${jobName} `) ? c.message : undefined;
 }
 
+const IMAGE_PULL = new Set(['ErrImagePull', 'ImagePullBackOff']);
+
 /**
  * LastRunSucceeded with the stall (or, once it is over without the run having finished, back to what
- * lastRun says). The message of a stall already recorded for the same Job is kept, so that a pod that
- * alternates between ErrImagePull and ImagePullBackOff writes nothing.
+ * lastRun says). A pod that alternates between ErrImagePull and ImagePullBackOff keeps the message
+ * first recorded for its Job (the ErrImagePull one says why; the back-off one only that it waits), so
+ * it writes nothing; any other new detail (the kubelet's "failed to sync secret cache" becoming
+ * 'secret "x" not found') replaces the message.
  */
 export function lastRunCondition(status: Pick<RetentionPolicyStatus, 'conditions' | 'lastRun'>, stall: Stall | undefined): Omit<ConditionInput, 'observedGeneration'> | undefined {
   const current = status.conditions?.find((x) => x.type === RETENTION_POLICY_CONDITIONS.lastRunSucceeded);
   const type = RETENTION_POLICY_CONDITIONS.lastRunSucceeded;
   if (stall) {
-    const kept = recordedStall(status.conditions, stall.jobName);
-    return { type, status: 'Unknown', reason: STALL_REASON, message: kept ?? stall.message };
+    const recorded = recordedStall(status.conditions, stall.jobName);
+    const keep = recorded !== undefined && IMAGE_PULL.has(stall.cause) && [...IMAGE_PULL].some((r) => recorded.includes(`: ${r}`));
+    return { type, status: 'Unknown', reason: STALL_REASON, message: keep ? recorded : stall.message };
   }
   if (current?.reason !== STALL_REASON) return undefined;
   const last = status.lastRun;

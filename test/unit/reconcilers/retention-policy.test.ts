@@ -466,6 +466,22 @@ describe('RetentionPolicy reconciler: lost Jobs, failing releases and runs that 
     expect(after.message).toMatch(/its pod never started\. Before that: Job rp-purge-5 cannot start: .*ImagePullBackOff/);
   });
 
+  it("a missing Secret: the kubelet's vague first words are replaced once it names the Secret, then nothing is written", async () => {
+    const { bed, cron } = await withCron();
+    const waiting = (message: string): Pod['status'] => ({ phase: 'Pending', containerStatuses: [{ name: 'sweep', state: { waiting: { reason: 'CreateContainerConfigError', message } } }] });
+    activeRun(bed, cron, 'rp-purge-6', waiting('failed to sync secret cache: timed out waiting for the condition'));
+    await reconcile(bed);
+    expect(cond(getPolicy(bed), 'LastRunSucceeded')!.message).toMatch(/CreateContainerConfigError: failed to sync secret cache/);
+    const pod = podsOf(bed, 'rp-purge-6')[0]!;
+    bed.cluster.put(PODS, { ...pod, status: waiting('secret "db" not found') });
+    await reconcile(bed);
+    expect(cond(getPolicy(bed), 'LastRunSucceeded')!.message).toMatch(/CreateContainerConfigError: secret "db" not found\. Check the Secrets/);
+    const writes = bed.cluster.writes.length;
+    await reconcile(bed);
+    expect(bed.cluster.writesSince(writes)).toEqual([]);
+    expect(bed.events.events.filter((e) => e.reason === 'RunStalled')).toHaveLength(1);
+  });
+
   it('a stall that clears before the run ends puts LastRunSucceeded back to the last run', async () => {
     const { bed, cron } = await withCron();
     finishRun(bed.cluster, cron, { name: 'rp-purge-1', end: { kind: 'Complete' }, endedAt: '2026-03-01T11:00:06Z', pods: [{ exitCode: 0, message: report({}, { runs: 2 }) }] });
