@@ -9,6 +9,7 @@ import { ReferenceMemoryBackend } from './memory/memory-backend.js';
 import { emptyDataset } from '../model/dataset.js';
 import type { StorageBackendSpec } from '../api/generated/types.js';
 import type { RunPodStorage } from './run-pod.js';
+import type { StoreTimeouts } from '../engine/run-contract.js';
 import { cassandraRunPodStorage } from './cassandra/pod.js';
 import { dynamodbRunPodStorage } from './dynamodb/pod.js';
 import { fileRunPodStorage } from './file/pod.js';
@@ -87,5 +88,30 @@ export function runPodStorage(spec: StorageBackendSpec): RunPodStorage {
       return cassandraRunPodStorage(spec.cassandra ?? missing());
     case 'dynamodb':
       return dynamodbRunPodStorage(spec.dynamodb ?? missing());
+  }
+}
+
+/**
+ * The longest single steps of a run against the store a StorageBackend describes (run-contract.ts
+ * derives the run's deadline headroom from them). SQL stores: the spec's own timeouts. The others use
+ * their drivers' fixed timeouts (cassandra/connection.ts, dynamodb/client.ts); SQLite waits at most its
+ * busy timeout for a write lock, and the file store's batches are bounded by the lock wait of one run
+ * file, both well under the 30 s given here.
+ */
+export function storeTimeouts(spec: StorageBackendSpec): StoreTimeouts {
+  switch (spec.type) {
+    case 'postgres':
+    case 'citus':
+    case 'mysql': {
+      const sql = spec[spec.type];
+      return { statementSeconds: sql?.statementTimeoutSeconds ?? 60, connectSeconds: sql?.connectTimeoutSeconds ?? 10 };
+    }
+    case 'cassandra':
+      return { statementSeconds: 30, connectSeconds: 10 };
+    case 'dynamodb':
+      return { statementSeconds: 60, connectSeconds: 5 };
+    case 'sqlite':
+    case 'file':
+      return { statementSeconds: 30, connectSeconds: 0 };
   }
 }

@@ -7,6 +7,7 @@ import { loadStorageConfig } from '../config/storage-config.js';
 import { cutoffFromDays, parseInstant, parseRetentionDays } from '../engine/cutoff.js';
 import { RECORD_KINDS } from '../engine/records.js';
 import type { SweepReport } from '../engine/report.js';
+import { encodeResult, RUN_FLAG_OPTIONS } from '../engine/run-contract.js';
 import { isTerminalStatus, TERMINAL_STATUSES, type TerminalStatus } from '../engine/statuses.js';
 import { MAX_BATCH_SIZE, sweep } from '../engine/sweep.js';
 import { InvalidInputError } from '../errors.js';
@@ -73,23 +74,8 @@ export function parseSweepArgs(argv: readonly string[], now: Date): ParsedSweepA
       args: attachNegativeNumbers(argv),
       strict: true,
       allowPositionals: false,
-      options: {
-        storage: { type: 'string' },
-        'retention-days': { type: 'string' },
-        'older-than': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        'batch-size': { type: 'string' },
-        statuses: { type: 'string' },
-        'no-housekeeping': { type: 'boolean' },
-        orphans: { type: 'boolean' },
-        'lock-wait': { type: 'string' },
-        'max-duration': { type: 'string' },
-        output: { type: 'string' },
-        'termination-log': { type: 'string' },
-        progress: { type: 'string' },
-        'log-format': { type: 'string' },
-        verbose: { type: 'boolean' },
-      },
+      // The flags a run pod gets are the run contract's; --older-than and --verbose are for people.
+      options: { ...RUN_FLAG_OPTIONS, 'older-than': { type: 'string' }, verbose: { type: 'boolean' } },
     }));
   } catch (err) {
     throw new InvalidInputError(`${(err as Error).message}\n\n${SWEEP_USAGE}`);
@@ -248,15 +234,9 @@ function redactError(err: unknown, redact: (text: string) => string): unknown {
   return err;
 }
 
-/** Kubernetes keeps at most 4096 bytes of a termination message: shorten the error text to fit. */
+/** The result as the run contract's termination message (fits the kubelet's limit and the controller's schema). */
 export function writeTerminationLog(path: string, report: SweepReport): void {
-  let text = JSON.stringify(report);
-  if (text.length > 4000 && report.error) {
-    const over = text.length - 4000;
-    report = { ...report, error: { ...report.error, message: report.error.message.slice(0, Math.max(0, report.error.message.length - over - 3)) + '...' } };
-    text = JSON.stringify(report);
-  }
-  writeFileSync(path, text);
+  writeFileSync(path, encodeResult(report));
 }
 
 export function renderText(r: SweepReport, target: string): string {

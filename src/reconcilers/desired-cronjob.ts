@@ -5,14 +5,13 @@
 import type { V1Container, V1PodSecurityContext, V1PodSpec } from '@kubernetes/client-node';
 import { API_GROUP_VERSION } from '../api/common.js';
 import type { RetentionPolicy, RunSecurityContext, StorageBackend } from '../api/generated/types.js';
-import { runPodStorage } from '../backends/registry.js';
+import { runPodStorage, storeTimeouts } from '../backends/registry.js';
+import { buildSweepArgs, lockWaitSeconds, maxDurationSeconds, TERMINATION_GRACE_SECONDS, TERMINATION_LOG, type RunRequest } from '../engine/run-contract.js';
 import type { OwnerReference } from '../controller/resources.js';
 import { canonicalJson } from './canonical-json.js';
-import { cronJobName, POLICY_UID_ANNOTATION, runLabels, shortHash, SPEC_HASH_ANNOTATION } from './names.js';
+import { cronJobName, POLICY_UID_ANNOTATION, RUN_FINALIZER, runLabels, shortHash, SPEC_HASH_ANNOTATION } from './names.js';
 import type { CronJob } from './workloads.js';
 
-/** Where the run writes its JSON result; the kubelet turns it into the container's termination message. */
-export const TERMINATION_LOG = '/dev/termination-log';
 /** The non-root user of the run image (distroless "nonroot"). */
 export const RUN_USER = 65532;
 /** Long enough for the controller to read a finished Job's result even after an outage, short enough to not pile up. */
@@ -46,31 +45,21 @@ export function policyOwnerReference(policy: RetentionPolicy): OwnerReference {
   };
 }
 
-/**
- * The run stops itself between batches before the Job's deadline kills it, so that it still writes
- * its result: 30 s of headroom, less for very short deadlines.
- */
-export function maxDurationSeconds(activeDeadlineSeconds: number): number {
-  return activeDeadlineSeconds > 120 ? activeDeadlineSeconds - 30 : Math.max(1, Math.floor(activeDeadlineSeconds * 0.75));
-}
-
-export function sweepArgs(policy: RetentionPolicy, storageConfig: Record<string, unknown>): string[] {
+/** The run contract's request for one run of this policy against this backend. */
+export function runRequest(policy: RetentionPolicy, backend: StorageBackend, storageConfig: Record<string, unknown>): RunRequest {
   const s = policy.spec;
-  return [
-    'sweep',
-    '--storage', JSON.stringify(storageConfig),
-    '--retention-days', String(s.retentionDays),
-    '--batch-size', String(s.batchSize),
-    '--statuses', s.statuses.join(','),
-    ...(s.dryRun ? ['--dry-run'] : []),
-    ...(s.housekeeping ? [] : ['--no-housekeeping']),
-    ...(s.orphans ? ['--orphans'] : []),
-    '--output', 'json',
-    '--termination-log', TERMINATION_LOG,
-    '--progress', 'log',
-    '--log-format', 'json',
-    '--max-duration', String(maxDurationSeconds(s.activeDeadlineSeconds)),
-  ];
+  const maxDuration = maxDurationSeconds(s.activeDeadlineSeconds, storeTimeouts(backend.spec));
+  return {
+    storage: storageConfig,
+    retentionDays: s.retentionDays,
+    batchSize: s.batchSize,
+    statuses: [...s.statuses],
+    dryRun: s.dryRun,
+    housekeeping: s.housekeeping,
+    orphans: s.orphans,
+    maxDurationSeconds: maxDuration,
+    lockWaitSeconds: lockWaitSeconds(maxDuration),
+  };
 }
 
 export function desiredCronJob({ policy, backend, runImage }: DesiredCronJobInput): CronJob {
@@ -86,7 +75,7 @@ export function desiredCronJob({ policy, backend, runImage }: DesiredCronJobInpu
     image: template.image ?? runImage,
     imagePullPolicy: 'IfNotPresent',
     command: [...RUN_COMMAND],
-    args: sweepArgs(policy, storage.config),
+    args: buildSweepArgs(runRequest(policy, backend, storage.config)),
     ...(storage.env.length > 0 ? { env: storage.env } : {}),
     ...(template.resources ? { resources: template.resources as V1Container['resources'] } : {}),
     volumeMounts: [...storage.volumeMounts, { name: 'tmp', mountPath: '/tmp' }],
@@ -102,6 +91,8 @@ export function desiredCronJob({ policy, backend, runImage }: DesiredCronJobInpu
 
   const podSpec: V1PodSpec = {
     restartPolicy: 'Never',
+    // Explicit: the run's deadline headroom (run-contract.ts) counts on this grace.
+    terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
     // No API credentials in run pods unless the user asks for an identity (e.g. cloud IAM via IRSA).
     ...(serviceAccount ? { serviceAccountName: serviceAccount, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
     securityContext: runPodSecurityContext(template.securityContext),
@@ -142,7 +133,12 @@ export function desiredCronJob({ policy, backend, runImage }: DesiredCronJobInpu
           ttlSecondsAfterFinished: JOB_TTL_SECONDS,
           template: {
             // The operator's labels win over podLabels: the controller finds run pods by them.
-            metadata: { labels: { ...(template.podLabels ?? {}), ...labels }, ...(template.podAnnotations ? { annotations: template.podAnnotations } : {}) },
+            metadata: {
+              labels: { ...(template.podLabels ?? {}), ...labels },
+              annotations: { ...(template.podAnnotations ?? {}), [POLICY_UID_ANNOTATION]: policy.metadata.uid ?? '' },
+              // The run's result lives in its pod: kept until it is in the policy's status (names.ts).
+              finalizers: [RUN_FINALIZER],
+            },
             spec: podSpec,
           },
         },

@@ -9,9 +9,18 @@ export const CRONJOB_NAME_MAX = 52;
 /** Jobs, label values and the pods' job-name label: at most 63. */
 export const LABEL_VALUE_MAX = 63;
 
-/** On Jobs, after their result is in the policy's status (see run-results.ts for why). */
+/** On Jobs, once their result is in the policy's status (see run-accounting.ts). */
 export const ACCOUNTED_ANNOTATION = `${API_GROUP}/accounted`;
-/** On run Jobs: the UID of the policy they belong to (a re-created policy of the same name is another policy). */
+/**
+ * On run pods, from the pod template: the API server keeps a run's pod (and with it the run's result,
+ * its termination message) until the controller has recorded that result and removes this (see
+ * run-accounting.ts). On the pods, not the Jobs: the CronJob controller copies only the labels and
+ * annotations of its Job template into a Job, while the Job controller copies the pod template's
+ * finalizers into every pod, so only this is in place from the first instant, also while the
+ * operator is down.
+ */
+export const RUN_FINALIZER = `${API_GROUP}/run-result`;
+/** On run Jobs and their pods: the UID of the policy they belong to (a re-created policy of the same name is another policy). */
 export const POLICY_UID_ANNOTATION = `${API_GROUP}/policy-uid`;
 /** On CronJobs: hash of the spec the operator last wrote, to notice its own changes (see cronjob-drift.ts). */
 export const SPEC_HASH_ANNOTATION = `${API_GROUP}/spec-hash`;

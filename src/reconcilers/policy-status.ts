@@ -5,6 +5,7 @@
 import type { RetentionPolicyStatus } from '../api/generated/types.js';
 import { apiTime, setCondition, setStalled, type ConditionInput } from './conditions.js';
 import { accountRuns, type FinishedRun } from './run-results.js';
+import { lastRunCondition, type Stall } from './run-stalls.js';
 import { nextScheduleTime } from './schedule.js';
 import type { CronJob } from './workloads.js';
 
@@ -16,6 +17,10 @@ export interface PolicyStatusInput {
   /** The policy's CronJob when it is in place (created/updated by this reconcile or observed). */
   cronJob: CronJob | undefined;
   runs: readonly FinishedRun[];
+  /** UIDs of counted runs not yet released: kept in history (run-accounting.ts). */
+  protect?: ReadonlySet<string>;
+  /** A run of this policy that cannot start (run-stalls.ts). */
+  stall?: Stall;
   runNowToken: string | undefined;
   nowMs: number;
 }
@@ -29,9 +34,11 @@ export interface PolicyStatusResult {
 export function desiredPolicyStatus(input: PolicyStatusInput): PolicyStatusResult {
   const { current, generation, nowMs } = input;
   const gen = generation === undefined ? {} : { observedGeneration: generation };
-  const accounting = accountRuns(current, input.runs, generation, nowMs);
+  const accounting = accountRuns(current, input.runs, generation, nowMs, input.protect);
   let conditions = setCondition(accounting.conditions, { type: 'Ready', ...input.ready, ...gen }, nowMs);
   conditions = setStalled(conditions, { ...input.ready, ...gen }, nowMs);
+  const stalled = lastRunCondition({ conditions, ...(accounting.lastRun ? { lastRun: accounting.lastRun } : {}) }, input.stall);
+  if (stalled) conditions = setCondition(conditions, { ...stalled, ...gen }, nowMs);
   if (!conditions.some((c) => c.type === 'LastRunSucceeded')) {
     conditions = setCondition(conditions, { type: 'LastRunSucceeded', status: 'Unknown', reason: 'NoRunYet', message: 'No run of this policy has finished yet.', ...gen }, nowMs);
   }

@@ -1,13 +1,13 @@
 // The RetentionPolicy reconciler. Read (policy, backend, CronJob, Jobs, pods from the caches) ->
-// decide (desired CronJob, manual run, finished runs to count) -> act (create/update the CronJob,
-// create the manual Job) -> patch status -> mark counted Jobs. See run-results.ts for why counting is
-// exactly-once across crashes and restarts.
+// decide (desired CronJob, manual run, finished runs to count, a run that cannot start) -> act
+// (create/update the CronJob, create the manual Job) -> patch status -> release counted runs. See
+// run-accounting.ts for why counting is exactly-once across crashes, restarts and lost Jobs.
 
 import { API_GROUP, RUN_NOW_TOKEN_ANNOTATION } from '../api/common.js';
 import type { RetentionPolicy } from '../api/generated/types.js';
 import { RETENTION_POLICY_STATUS } from '../api/retention-policy.js';
 import { readRetentionPolicy } from '../api/validate.js';
-import { isAlreadyExists, isNotFound } from '../controller/kube-api.js';
+import { isAlreadyExists } from '../controller/kube-api.js';
 import { CRONJOBS, JOBS, RETENTION_POLICIES, collectionPath, objectPath, splitKey } from '../controller/resources.js';
 import { assessBackend } from './backend-usability.js';
 import { findCondition, type ConditionInput } from './conditions.js';
@@ -17,7 +17,8 @@ import { desiredCronJob } from './desired-cronjob.js';
 import { desiredManualJob, runNowRequest } from './manual-run.js';
 import { ACCOUNTED_ANNOTATION, cronJobName, POLICY_UID_ANNOTATION } from './names.js';
 import { desiredPolicyStatus } from './policy-status.js';
-import { ACCOUNT_BATCH, readFinishedRun, type FinishedRun } from './run-results.js';
+import { planAccounting, podsOfGonePolicies, releasePods, releaseRun, runsOfPolicy } from './run-accounting.js';
+import { failedCreateStall, jobsWithoutPods, NO_POD_GRACE_MS, podStalls, recordedStall, STALL_REASON } from './run-stalls.js';
 import { longestScheduleGapSeconds } from './schedule.js';
 import { writeStatus } from './status-writer.js';
 import type { ReconcileContext, ReconcileResult } from './context.js';
@@ -32,7 +33,10 @@ export const RBAC = [
   { apiGroups: [API_GROUP], resources: ['storagebackends'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
   { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+  // patch: removing RUN_FINALIZER from a run pod once its result is recorded (run-accounting.ts).
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
+  // list: the Job controller's FailedCreate events of a run Job that has no pod (run-stalls.ts).
+  { apiGroups: [''], resources: ['events'], verbs: ['list'] },
 ] as const;
 
 /** The longest a reconcile asks to wait before it is looked at again. */
@@ -44,13 +48,17 @@ type Ready = Omit<ConditionInput, 'type' | 'observedGeneration'>;
 export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: string, signal: AbortSignal): Promise<ReconcileResult> {
   const { namespace, name } = splitKey(key);
   const observed = ctx.policies.get(namespace, name);
-  if (!observed) {
-    // Deleted: the garbage collector removes its CronJob and Jobs through their owner references.
-    ctx.metrics.forgetPolicy(namespace, name);
-    return {};
+  if (!observed || observed.metadata.deletionTimestamp) {
+    // Deleted: the garbage collector removes its CronJob and Jobs through their owner references;
+    // their pods wait only for RUN_FINALIZER, which nobody will account for now: let them go. (No
+    // other write while it is being deleted: it would only race with the garbage collector.)
+    if (!observed) ctx.metrics.forgetPolicy(namespace, name);
+    const live = new Set(ctx.policies.list(namespace).filter((p) => !p.metadata.deletionTimestamp).flatMap((p) => (p.metadata.uid ? [p.metadata.uid] : [])));
+    const orphans = podsOfGonePolicies(name, live, ctx.pods.list(namespace));
+    if (orphans.length === 0) return {};
+    const released = await releasePods(ctx.api, orphans, signal, (what, err) => ctx.logger.warn(`${what} failed`, { policy: key, error: String(err) }));
+    return released === 'released' ? {} : { requeueAfterMs: 2_000 };
   }
-  // Deletion guard: the garbage collector is removing it; any write now would only race with it.
-  if (observed.metadata.deletionTimestamp) return {};
   const log = ctx.logger.child({ policy: key });
   const now = ctx.clock.now();
   const target = { ...POLICY_REF, metadata: observed.metadata };
@@ -156,34 +164,25 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
     runNowToken = request.token;
   }
 
-  // --- Finished runs not counted yet (oldest first; a bounded batch per status update).
-  const uid = observed.metadata.uid;
-  const inHistory = new Set((observed.status?.history ?? []).map((h) => h.jobUID));
-  const pods = ctx.pods.list(namespace);
-  const runs: FinishedRun[] = [];
-  const toMark: Job[] = [];
-  const jobs = ctx.jobs
-    .list(namespace)
-    .filter((j) => uid !== undefined && j.metadata.annotations?.[POLICY_UID_ANNOTATION] === uid && j.metadata.annotations?.[ACCOUNTED_ANNOTATION] !== 'true')
-    .sort((a, b) => (jobEnd(a)?.at ?? '').localeCompare(jobEnd(b)?.at ?? ''));
-  for (const job of jobs) {
-    if (inHistory.has(job.metadata.uid)) {
-      toMark.push(job); // counted before a crash; only the mark is missing
-      continue;
-    }
-    const read = readFinishedRun(job, pods, now);
-    if (!read) continue;
-    if (read.kind === 'waiting') {
-      requeue(2_000);
-      continue;
-    }
-    if (runs.length >= ACCOUNT_BATCH) {
-      requeue(0);
-      break;
-    }
-    runs.push(read.run);
-    toMark.push(job);
+  // --- Runs: finished ones not counted yet, counted ones not released yet, and a run that cannot start.
+  const uid = observed.metadata.uid ?? '';
+  const units = uid === '' ? [] : runsOfPolicy(uid, ctx.jobs.list(namespace), ctx.pods.list(namespace));
+  const stalledAs = (jobName: string): string | undefined => recordedStall(observed.status?.conditions, jobName);
+  const plan = planAccounting(units, observed.status, now, stalledAs);
+  if (plan.requeueMs !== undefined) requeue(plan.requeueMs);
+  let stall = podStalls(units);
+  for (const quiet of stall ? [] : jobsWithoutPods(units, now)) {
+    const jobName = quiet.job!.metadata.name;
+    // Recorded before: it stays while the Job is still without pods (no need to ask again).
+    const recorded = stalledAs(jobName);
+    const event = recorded === undefined ? await failedCreateEvent(ctx, quiet.job!, signal) : undefined;
+    if (recorded !== undefined) stall = { jobName, cause: 'FailedCreate', message: recorded };
+    else if (event !== undefined) stall = failedCreateStall(jobName, event);
+    if (stall) break;
+    requeue(15_000);
   }
+  // The pods of a new Job have not appeared yet: look again when the grace has passed.
+  if (units.some((u) => u.job && !jobEnd(u.job) && u.pods.length === 0)) requeue(NO_POD_GRACE_MS);
 
   // --- Status.
   const previousReady = findCondition(observed.status?.conditions, 'Ready');
@@ -195,7 +194,17 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
       // observedGeneration is the generation this reconcile read and decided from, also when a conflict
       // made it re-read a newer object: a tool waiting for observedGeneration == generation must not see
       // a spec change as handled before a reconcile has acted on it.
-      const r = desiredPolicyStatus({ current: current.status, generation: observed.metadata.generation, ready, cronJob, runs, runNowToken, nowMs: now });
+      const r = desiredPolicyStatus({
+        current: current.status,
+        generation: observed.metadata.generation,
+        ready,
+        cronJob,
+        runs: plan.runs,
+        protect: plan.protect,
+        ...(stall ? { stall } : {}),
+        runNowToken,
+        nowMs: now,
+      });
       return { status: r.status, meta: r.counted };
     },
     signal,
@@ -205,18 +214,36 @@ export async function reconcileRetentionPolicy(ctx: ReconcileContext, key: strin
   const status = write.object.status;
   if (write.kind === 'written') log.debug('status updated', { counted: write.meta.length });
 
-  // --- After the status is stored: mark counted Jobs, then tell people (events) and Prometheus.
-  for (const job of toMark) await markAccounted(ctx, job, signal);
+  // --- After the status is stored: tell people (events) and Prometheus, then release what is counted.
+  if (plan.runs.length > write.meta.length) {
+    // Not a hot loop: counting goes on once the releases below get through.
+    log.info('counting waits: runs counted before are not released yet, and history must keep their UIDs', { waiting: plan.runs.length });
+    requeue(5_000);
+  } else if (plan.more) {
+    requeue(0); // the next batch
+  }
   for (const run of write.meta) {
-    ctx.metrics.runCounted(namespace, name, run.outcome, run.dryRun, run.deleted);
-    const type = run.outcome === 'Succeeded' ? 'Normal' : 'Warning';
-    const reason = run.outcome === 'Succeeded' ? 'RunSucceeded' : run.outcome === 'Cancelled' ? 'RunCancelled' : 'RunFailed';
+    // A run that stepped aside for another run of its store is not a run of its own (run-results.ts).
+    if (!run.skipped) ctx.metrics.runCounted(namespace, name, run.outcome, run.dryRun, run.deleted);
+    const type = run.skipped || (run.outcome === 'Succeeded' && run.reason !== 'ResultLost') ? 'Normal' : 'Warning';
+    const reason = run.skipped || run.reason === 'ResultLost' ? run.reason : run.outcome === 'Succeeded' ? 'RunSucceeded' : run.outcome === 'Cancelled' ? 'RunCancelled' : 'RunFailed';
     events.push(() => ctx.events.record(target, type, reason, 'Run', `Job ${run.jobName}: ${run.message}`));
+  }
+  if (stall && stalledAs(stall.jobName) === undefined) {
+    const message = stall.message;
+    events.push(() => ctx.events.record(target, 'Warning', STALL_REASON, 'Run', message));
   }
   if (ready.status === 'False' && previousReady?.reason !== ready.reason) {
     events.push(() => ctx.events.record(target, 'Warning', ready.reason, 'Reconcile', ready.message));
   }
   for (const emit of events) await emit();
+  const stored = new Set((status?.history ?? []).map((h) => h.jobUID));
+  for (const unit of plan.releasable) {
+    // Only what the stored status shows as counted (a capped update may have left some for later).
+    if (!stored.has(unit.uid) && unit.job?.metadata.annotations?.[ACCOUNTED_ANNOTATION] !== 'true') continue;
+    const released = await releaseRun(ctx.api, unit, signal, (what, err) => log.warn(`${what} failed; retrying`, { error: String(err) }));
+    if (released !== 'released') requeue(released === 'stale' ? 1_000 : 5_000);
+  }
   const lastSuccess = status?.history?.find((h) => h.outcome === 'Succeeded' && !h.dryRun);
   ctx.metrics.setLastSuccess(namespace, name, lastSuccess?.completionTime);
   ctx.metrics.setLastRun(namespace, name, status?.lastRun?.outcome);
@@ -251,16 +278,26 @@ async function suspendUnlessRefused(ctx: ReconcileContext, cronJob: CronJob, sig
   }
 }
 
-async function markAccounted(ctx: ReconcileContext, job: Job, signal: AbortSignal): Promise<void> {
+/**
+ * The message of the Job controller's newest FailedCreate event about this Job, if any. Asked only
+ * for a Job that has had no pod for NO_POD_GRACE_MS (pods that exist are seen through the cache), so
+ * the controller needs no informer of all events.
+ */
+async function failedCreateEvent(ctx: ReconcileContext, job: Job, signal: AbortSignal): Promise<string | undefined> {
+  type EventList = { items?: Array<{ reason?: string; message?: string; lastTimestamp?: string; eventTime?: string }> };
+  let list: EventList;
   try {
-    await ctx.api.request({
-      method: 'PATCH',
-      path: objectPath(JOBS, job.metadata.namespace ?? '', job.metadata.name),
-      body: { metadata: { annotations: { [ACCOUNTED_ANNOTATION]: 'true' } } },
+    list = await ctx.api.request<EventList>({
+      method: 'GET',
+      path: `/api/v1/namespaces/${encodeURIComponent(job.metadata.namespace ?? '')}/events`,
+      query: { fieldSelector: `involvedObject.uid=${job.metadata.uid ?? ''},reason=FailedCreate` },
       signal,
     });
   } catch (err) {
-    // Gone (TTL, history limit): nothing left to mark, and its UID is in history anyway.
-    if (!isNotFound(err)) throw err;
+    // Only a diagnosis: the rest of the reconcile goes on, and the question is asked again later.
+    ctx.logger.debug('reading the events of a run Job failed', { job: job.metadata.name, error: String(err) });
+    return undefined;
   }
+  const newest = (list.items ?? []).sort((a, b) => (b.lastTimestamp ?? b.eventTime ?? '').localeCompare(a.lastTimestamp ?? a.eventTime ?? ''))[0];
+  return newest?.message;
 }

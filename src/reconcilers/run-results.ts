@@ -1,37 +1,21 @@
 // Results into status: reads a finished run Job's result (its pods' termination messages, validated
-// with RESULT_SCHEMA before anything is trusted) and folds it into the policy's lastRun, totals,
-// history and LastRunSucceeded condition.
-//
-// Exactly-once counting. Two writes make a Job counted: (1) the status update that adds its UID to
-// status.history and its counts to status.totals, with the policy's resourceVersion as precondition;
-// (2) the annotation retention.pyworkflow.io/accounted=true on the Job. A Job is skipped when it has
-// the annotation or its UID is in history. Crash points:
-//  - before (1) lands: nothing was counted; the Job is counted on the next reconcile.
-//  - (1) landed but its answer was lost (timeout) or we crashed before (2): the UID is in history, so
-//    the next reconcile only writes the annotation. History keeps the newest 10 accountings in
-//    accounting order and one reconcile accounts at most ACCOUNT_BATCH (< 10) Jobs, so a UID is still
-//    in history when its annotation is written right after.
-//  - (1) raced with another writer (a replica that still thinks it leads): the precondition fails for
-//    one of them, which re-reads the policy, sees the UID in history, and does not count it again.
-//  - after (2): the Job is never looked at again, whatever happens to history.
-// What is not counted: a Job deleted (TTL one day, or the CronJob's history limit) before any
-// controller read it. Events and metrics are emitted after (1) and are at-most-once.
+// with the run contract's decodeResult before anything is trusted) and folds it into the policy's
+// lastRun, totals, history and LastRunSucceeded condition. Why each run is counted exactly once is
+// in run-accounting.ts.
 
-import AjvModule from 'ajv';
 import { HISTORY_LIMIT, type RunOutcome } from '../api/retention-policy.js';
 import type { Condition, LastRun, RetentionPolicyStatus, RunRecord, RunTotals } from '../api/generated/types.js';
 import { RECORD_KINDS, addCounts, zeroCounts, type KindCounts } from '../engine/records.js';
-import { RESULT_SCHEMA, type SweepReport } from '../engine/report.js';
+import type { SweepReport } from '../engine/report.js';
+import { decodeResult, readSweepArgs } from '../engine/run-contract.js';
 import { setCondition } from './conditions.js';
 import { CONTAINER_NAME } from './desired-cronjob.js';
 import { jobEnd, podsOfJob, type ContainerStateTerminated, type Job, type Pod } from './workloads.js';
 
-/** Jobs accounted per status update; below HISTORY_LIMIT (see the file comment). */
-export const ACCOUNT_BATCH = 5;
 /** How long after a Job finished its pods may still be missing from the cache before we go without them. */
 export const RESULT_GRACE_MS = 30_000;
 
-export type LastRunReason = 'RunSucceeded' | 'RunFailed' | 'RunCancelled' | 'DeadlineExceeded' | 'InvalidResult';
+export type LastRunReason = 'RunSucceeded' | 'RunFailed' | 'RunCancelled' | 'RunSkipped' | 'DeadlineExceeded' | 'OOMKilled' | 'ResultLost' | 'InvalidResult';
 
 export interface FinishedRun {
   jobName: string;
@@ -48,31 +32,14 @@ export interface FinishedRun {
   cutoff?: string;
   /** Layout version the run found; '' or undefined when it did not reach the store. */
   schemaVersion?: string;
+  /**
+   * It stepped aside for another run of the same store (its sweep lock) and did nothing: in history,
+   * but not a run of its own (no totals, lastRun and LastRunSucceeded stay with the run that ran).
+   */
+  skipped?: boolean;
 }
 
 export type RunRead = { kind: 'finished'; run: FinishedRun } | { kind: 'waiting'; why: string };
-
-// ajv's CJS default export needs unwrapping under NodeNext ESM.
-const Ajv = AjvModule as unknown as typeof AjvModule.default;
-const validateReport = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(RESULT_SCHEMA);
-
-export type ParsedResult = { ok: true; report: SweepReport } | { ok: false; problem: string };
-
-/** A termination message as a run result; anything else is reported, never trusted. */
-export function parseRunResult(message: string | undefined): ParsedResult {
-  if (message === undefined || message.trim() === '') return { ok: false, problem: 'the run left no result (empty termination message)' };
-  let data: unknown;
-  try {
-    data = JSON.parse(message);
-  } catch {
-    return { ok: false, problem: `the run's termination message is not JSON: ${JSON.stringify(message.slice(0, 200))}` };
-  }
-  if (!validateReport(data)) {
-    const first = validateReport.errors?.[0];
-    return { ok: false, problem: `the run's result does not match the result schema (${first ? `${first.instancePath || '/'} ${first.message ?? ''}` : 'invalid'})` };
-  }
-  return { ok: true, report: data };
-}
 
 const KIND_WORDS: Record<(typeof RECORD_KINDS)[number], string> = {
   runs: 'runs',
@@ -104,19 +71,31 @@ function podProblem(pod: Pod): string {
   if (t) return `pod ${pod.metadata.name} exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}`;
   const waiting = pod.status?.containerStatuses?.find((s) => s.state?.waiting)?.state?.waiting;
   if (waiting) return `pod ${pod.metadata.name} never started: ${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}`;
+  const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  if (unscheduled) return `pod ${pod.metadata.name} was never scheduled: ${unscheduled.reason ?? 'Unschedulable'}${unscheduled.message ? `: ${unscheduled.message}` : ''}`;
   if (pod.status?.reason) return `pod ${pod.metadata.name}: ${pod.status.reason}${pod.status.message ? `: ${pod.status.message}` : ''}`;
+  if (!pod.spec?.nodeName) return `pod ${pod.metadata.name} was never scheduled to a node`;
   return `pod ${pod.metadata.name} is ${pod.status?.phase ?? 'unknown'}`;
 }
 
 function isDryRunJob(job: Job): boolean {
-  return job.spec?.template.spec?.containers[0]?.args?.includes('--dry-run') ?? false;
+  return readSweepArgs(job.spec?.template.spec?.containers[0]?.args)?.dryRun ?? false;
 }
+
+/** What is known of a Job whose pods are gone: how many of them the Job controller saw succeed or fail. */
+function jobPodCounts(job: Job): string {
+  return `the Job counted ${job.status?.succeeded ?? 0} succeeded and ${job.status?.failed ?? 0} failed pod(s)`;
+}
+
+const deletedNothing = (r: SweepReport): boolean => RECORD_KINDS.every((k) => r.deleted[k] === 0);
 
 /**
  * The result of a finished Job (undefined while it runs), or 'waiting' while its pods' final states
- * may still be on their way into the cache.
+ * may still be on their way into the cache. `stalledAs` is the RunStalled message the policy's status
+ * recorded for this Job while it was stuck: once the deadline has removed the pods, it is the only
+ * account of why the run never started.
  */
-export function readFinishedRun(job: Job, allPods: readonly Pod[], nowMs: number): RunRead | undefined {
+export function readFinishedRun(job: Job, allPods: readonly Pod[], nowMs: number, stalledAs?: string): RunRead | undefined {
   const end = jobEnd(job);
   if (!end) return undefined;
   const endMs = end.at ? Date.parse(end.at) : nowMs;
@@ -131,7 +110,7 @@ export function readFinishedRun(job: Job, allPods: readonly Pod[], nowMs: number
     .map((pod) => ({ pod, t: terminatedState(pod) }))
     .filter((x): x is { pod: Pod; t: ContainerStateTerminated } => x.t !== undefined)
     .sort((a, b) => (a.t.finishedAt ?? '').localeCompare(b.t.finishedAt ?? ''));
-  const parsed = finished.map((x) => ({ ...x, result: parseRunResult(x.t.message) }));
+  const parsed = finished.map((x) => ({ ...x, result: decodeResult(x.t.message) }));
   const reports = parsed.flatMap((x) => (x.result.ok ? [x.result.report] : []));
   const last = parsed[parsed.length - 1];
   const finalReport = last?.result.ok ? last.result.report : reports[reports.length - 1];
@@ -148,35 +127,66 @@ export function readFinishedRun(job: Job, allPods: readonly Pod[], nowMs: number
     ...(finalReport ? { cutoff: finalReport.cutoff, schemaVersion: finalReport.schemaVersion } : {}),
   };
   const beforeFailure = deleted && RECORD_KINDS.some((k) => deleted[k] > 0) ? ` Deleted before it stopped: ${describeCounts(deleted)}.` : '';
+  const result = (outcome: RunOutcome, reason: LastRunReason, message: string, extra: Partial<FinishedRun> = {}): RunRead => ({
+    kind: 'finished',
+    run: { ...base, outcome, reason, message, ...extra },
+  });
 
   if (end.kind === 'Complete') {
     if (finalReport?.outcome === 'succeeded') {
       const verb = finalReport.dryRun ? 'Dry run: would delete' : 'Deleted';
       const unsafe = (finalReport.skippedUnsafe ?? 0) > 0 ? ` Skipped ${finalReport.skippedUnsafe} unsafe run id(s) read from the store; the run's log names them.` : '';
-      return { kind: 'finished', run: { ...base, outcome: 'Succeeded', reason: 'RunSucceeded', message: `${verb} ${describeCounts(deleted ?? finalReport.deleted)} (cutoff ${finalReport.cutoff}).${unsafe}` } };
+      return result('Succeeded', 'RunSucceeded', `${verb} ${describeCounts(deleted ?? finalReport.deleted)} (cutoff ${finalReport.cutoff}).${unsafe}`);
+    }
+    if (!pods.some((p) => terminatedState(p)?.exitCode === 0)) {
+      // Operator-outage guard: the run succeeded (the Job says so) but its pod, and with it the
+      // termination message, was deleted before anyone read it. Say that, not "invalid result".
+      return result(
+        'Succeeded',
+        'ResultLost',
+        `Job ${job.metadata.name} completed, but its pod was deleted before the operator read its result (${jobPodCounts(job)}): what this run deleted is not in the totals.${beforeFailure}`,
+      );
     }
     const problem = last && !last.result.ok ? last.result.problem : 'no attempt left a successful result';
-    return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'InvalidResult', message: `The run's Job completed but its result cannot be trusted: ${problem}. Check that the run image matches the operator's version.` } };
+    return result('Failed', 'InvalidResult', `The run's Job completed but its result cannot be trusted: ${problem}. Check that the run image matches the operator's version.`);
   }
 
   // The Job failed.
+  const jobDetail = `Job ${job.metadata.name} failed (${end.reason}${end.message ? `: ${end.message}` : ''})`;
+  if (last?.t.reason === 'OOMKilled') {
+    const limit = job.spec?.template.spec?.containers[0]?.resources?.limits?.memory;
+    return result(
+      'Failed',
+      'OOMKilled',
+      `${jobDetail}; pod ${last.pod.metadata.name} was OOMKilled: it ran out of memory${limit !== undefined ? ` (limit ${String(limit)})` : ''}. ` +
+        `Raise spec.jobTemplate.resources.limits.memory or lower spec.batchSize.${beforeFailure}`,
+    );
+  }
   if (last?.result.ok) {
     const r = last.result.report;
     const cause = r.error ? `${r.error.message} [${r.error.code}]` : `the run reported outcome ${r.outcome}`;
-    if (r.outcome === 'cancelled') {
-      return { kind: 'finished', run: { ...base, outcome: 'Cancelled', reason: 'RunCancelled', message: `The run stopped before it finished: ${cause}.${beforeFailure}` } };
+    if (r.error?.code === 'SWEEP_LOCKED' && reports.every(deletedNothing)) {
+      // Another run of the same store (a run-now Job next to a scheduled one) held the sweep lock for
+      // all of this run's lock wait: this one did nothing, and is not a failed run.
+      return result('Cancelled', 'RunSkipped', `The run stepped aside: ${cause}. It deleted nothing; the run that held the lock did the work.`, { skipped: true });
     }
-    return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'RunFailed', message: `The run failed: ${cause}.${beforeFailure}` } };
+    if (r.outcome === 'cancelled') return result('Cancelled', 'RunCancelled', `The run stopped before it finished: ${cause}.${beforeFailure}`);
+    return result('Failed', 'RunFailed', `The run failed: ${cause}.${beforeFailure}`);
   }
-  const podDetail = last ? podProblem(last.pod) : pods[0] ? podProblem(pods[0]) : 'no pod of the Job is left to inspect';
-  const jobDetail = `Job ${job.metadata.name} failed (${end.reason}${end.message ? `: ${end.message}` : ''})`;
+  const stallNote = stalledAs ? ` Before that: ${stalledAs}` : '';
+  const podDetail = last ? podProblem(last.pod) : pods[0] ? podProblem(pods[0]) : undefined;
   if (end.reason === 'DeadlineExceeded') {
-    return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'DeadlineExceeded', message: `${jobDetail}; ${podDetail}. Raise spec.activeDeadlineSeconds or lower spec.batchSize.${beforeFailure}` } };
+    const why = podDetail ?? (stalledAs ? 'its pod never started' : `no pod of the Job is left to inspect (${jobPodCounts(job)})`);
+    const advice = stalledAs ? 'Fix what kept the pod from starting.' : 'Raise spec.activeDeadlineSeconds or lower spec.batchSize.';
+    return result('Failed', 'DeadlineExceeded', `${jobDetail}; ${why}.${stallNote} ${advice}${beforeFailure}`);
   }
-  if (last && !last.result.ok && last.t.message) {
-    return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'InvalidResult', message: `${jobDetail}; ${last.result.problem}.${beforeFailure}` } };
+  if (podDetail === undefined) {
+    return result('Failed', 'ResultLost', `${jobDetail}; its pods were deleted before the operator read their result (${jobPodCounts(job)}).${stallNote}${beforeFailure}`);
   }
-  return { kind: 'finished', run: { ...base, outcome: 'Failed', reason: 'RunFailed', message: `${jobDetail}; ${podDetail}.${beforeFailure}` } };
+  if (last && !last.result.ok && last.t.message?.trim()) {
+    return result('Failed', 'InvalidResult', `${jobDetail}; ${last.result.problem}.${beforeFailure}`);
+  }
+  return result('Failed', 'RunFailed', `${jobDetail}; ${podDetail}.${stallNote}${beforeFailure}`);
 }
 
 export function zeroTotals(): RunTotals {
@@ -192,6 +202,18 @@ export interface Accounting {
   counted: FinishedRun[];
 }
 
+/**
+ * How many new runs one status update may add to `history` without pushing out a UID in `protect`.
+ * History is newest first and bounded by HISTORY_LIMIT; new runs go to its front.
+ */
+export function historyRoom(history: ReadonlyArray<{ jobUID?: string }> | undefined, protect: ReadonlySet<string>): number {
+  let last = -1;
+  (history ?? []).forEach((h, i) => {
+    if (h.jobUID !== undefined && protect.has(h.jobUID)) last = i;
+  });
+  return last < 0 ? Number.POSITIVE_INFINITY : HISTORY_LIMIT - 1 - last;
+}
+
 const timeOf = (t: string | undefined): number => (t ? Date.parse(t) : 0);
 
 /**
@@ -199,12 +221,24 @@ const timeOf = (t: string | undefined): number => (t ? Date.parse(t) : 0);
  * runs to totals, prepends to history (bounded), and moves lastRun/LastRunSucceeded forward only to a
  * run that finished later than the current lastRun (an old Job read late never hides a newer result).
  */
-export function accountRuns(status: RetentionPolicyStatus | undefined, runs: readonly FinishedRun[], generation: number | undefined, nowMs: number): Accounting {
+export function accountRuns(
+  status: RetentionPolicyStatus | undefined,
+  runs: readonly FinishedRun[],
+  generation: number | undefined,
+  nowMs: number,
+  protect: ReadonlySet<string> = new Set(),
+): Accounting {
   const known = new Set((status?.history ?? []).map((h) => h.jobUID).filter((u): u is string => u !== undefined));
-  const fresh = runs.filter((r) => r.jobUID !== '' && !known.has(r.jobUID));
+  // Oldest first, and only as many as fit without pushing a protected UID (counted, not yet
+  // released: run-accounting.ts) out of history; the rest wait for the next update.
+  const room = historyRoom(status?.history, protect);
+  const fresh = runs
+    .filter((r) => r.jobUID !== '' && !known.has(r.jobUID))
+    .sort((a, b) => timeOf(a.completionTime) - timeOf(b.completionTime))
+    .slice(0, Math.max(0, room));
   const totals: RunTotals = { ...zeroTotals(), ...(status?.totals ?? {}) };
   for (const run of fresh) {
-    if (run.dryRun) continue;
+    if (run.dryRun || run.skipped) continue;
     for (const k of RECORD_KINDS) totals[k] += run.deleted?.[k] ?? 0;
     if (run.outcome === 'Succeeded') totals.runsSucceeded += 1;
     else totals.runsFailed += 1;
@@ -213,7 +247,7 @@ export function accountRuns(status: RetentionPolicyStatus | undefined, runs: rea
   const history = [...newestFirst.map(toRecord), ...(status?.history ?? [])].slice(0, HISTORY_LIMIT);
   let lastRun = status?.lastRun;
   let conditions = [...(status?.conditions ?? [])];
-  const newest = newestFirst[0];
+  const newest = newestFirst.find((r) => !r.skipped);
   if (newest && (!lastRun || timeOf(newest.completionTime) >= timeOf(lastRun.completionTime))) {
     lastRun = toLastRun(newest);
     conditions = setCondition(

@@ -62,9 +62,10 @@ const changed = (type: InformerEventType): boolean => type !== 'resync';
 function setupRetentionPolicies(mgr: Manager, ctx: ReconcileContext, w: Watches): void {
   const rp = mgr.controller({ kind: 'RetentionPolicy', primary: w.policies.cache, reconcile: (key, signal) => reconcileRetentionPolicy(ctx, key, signal) });
   const policies = w.policies.cache;
+  // A policy that is gone still gets its key reconciled: its run pods wait for it to let them go.
   const byLabel = (ns: string, value: string | undefined): string | undefined => {
     const p = value === undefined ? undefined : policies.list(ns).find((x) => nameLabelValue(x.metadata.name ?? '') === value);
-    return p ? keyOf(p) : undefined;
+    return p ? keyOf(p) : value === undefined ? undefined : `${ns}/${value}`;
   };
   w.policies.onEvent((_type, p) => rp.queue.add(keyOf(p)));
   // Policies follow their backend (suspend when it breaks, resume when fixed).

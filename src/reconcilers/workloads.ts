@@ -43,8 +43,17 @@ export interface ContainerStatus {
   lastState?: { terminated?: ContainerStateTerminated };
 }
 
+export interface PodCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
 export interface Pod extends KubeObject {
-  status?: { phase?: string; reason?: string; message?: string; startTime?: string; containerStatuses?: ContainerStatus[] };
+  spec?: { nodeName?: string; containers?: Array<{ name: string; args?: string[] }> };
+  status?: { phase?: string; reason?: string; message?: string; startTime?: string; conditions?: PodCondition[]; containerStatuses?: ContainerStatus[] };
 }
 
 export type JobEnd = { kind: 'Complete'; at?: string } | { kind: 'Failed'; at?: string; reason: string; message: string };

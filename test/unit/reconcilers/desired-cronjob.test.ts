@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { RetentionPolicy, StorageBackend } from '../../../src/api/generated/types.js';
 import { validateRetentionPolicy, validateStorageBackend } from '../../../src/api/validate.js';
 import { cronJobDrift, cronJobUpdate } from '../../../src/reconcilers/cronjob-drift.js';
-import { desiredCronJob, maxDurationSeconds } from '../../../src/reconcilers/desired-cronjob.js';
+import { desiredCronJob } from '../../../src/reconcilers/desired-cronjob.js';
 import { desiredManualJob, runNowRequest } from '../../../src/reconcilers/manual-run.js';
 import { boundedName, cronJobName, manualJobName, nameLabelValue, SPEC_HASH_ANNOTATION } from '../../../src/reconcilers/names.js';
 import type { CronJob } from '../../../src/reconcilers/workloads.js';
@@ -81,10 +81,15 @@ describe('desiredCronJob', () => {
       .spec.jobTemplate.spec!.template.spec!.containers[0]!.args!;
     expect(args).toEqual([
       'sweep', '--storage', '{"type":"sqlite","base_path":"/data/db/pyworkflow.db"}', '--retention-days', '30', '--batch-size', '50', '--statuses', 'failed,cancelled',
-      '--dry-run', '--no-housekeeping', '--orphans', '--output', 'json', '--termination-log', '/dev/termination-log', '--progress', 'log', '--log-format', 'json', '--max-duration', '570',
+      '--dry-run', '--no-housekeeping', '--orphans', '--lock-wait', '270', '--max-duration', '540',
+      '--output', 'json', '--termination-log', '/dev/termination-log', '--progress', 'log', '--log-format', 'json',
     ]);
-    expect(maxDurationSeconds(60)).toBe(45);
-    expect(maxDurationSeconds(3600)).toBe(3570);
+    // Headroom from the store's timeouts (run-contract.ts): postgres's statement (60 s) + connect (10 s) + grace (30 s).
+    const pgArgs = desiredCronJob({ policy: validPolicy({ activeDeadlineSeconds: 3600 }), backend: pg, runImage: image }).spec.jobTemplate.spec!.template.spec!.containers[0]!.args!;
+    expect(pgArgs[pgArgs.indexOf('--max-duration') + 1]).toBe('3500');
+    const slow = validBackend({ type: 'postgres', postgres: { host: 'pg', statementTimeoutSeconds: 600 } });
+    const slowArgs = desiredCronJob({ policy: validPolicy({ activeDeadlineSeconds: 3600 }), backend: slow, runImage: image }).spec.jobTemplate.spec!.template.spec!.containers[0]!.args!;
+    expect(slowArgs[slowArgs.indexOf('--max-duration') + 1]).toBe('2960');
   });
 
   it('secrets only by reference: env secretKeyRef and secret-file volumes, no value anywhere', () => {
@@ -109,7 +114,9 @@ describe('desiredCronJob', () => {
       runImage: image,
     }).spec.jobTemplate.spec!.template;
     expect(pod.metadata?.labels).toMatchObject({ team: 'x', 'app.kubernetes.io/managed-by': 'pyworkflow-retention-operator' });
-    expect(pod.metadata?.annotations).toEqual({ a: 'b' });
+    expect(pod.metadata?.annotations).toEqual({ a: 'b', 'retention.pyworkflow.io/policy-uid': 'uid-1' });
+    // The run's result lives in its pod: the API server keeps the pod until the controller recorded it.
+    expect(pod.metadata?.finalizers).toEqual(['retention.pyworkflow.io/run-result']);
     expect(pod.spec).toMatchObject({ nodeSelector: { pool: 'batch' }, tolerations: [{ key: 'batch', operator: 'Exists' }], imagePullSecrets: [{ name: 'reg' }], priorityClassName: 'low', affinity: { nodeAffinity: {} } });
     expect(pod.spec!.containers[0]).toMatchObject({ image: 'mine:1', resources: { limits: { memory: '256Mi' } } });
   });

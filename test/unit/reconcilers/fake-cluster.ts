@@ -66,8 +66,23 @@ export class FakeCluster implements KubeApi {
       case 'PATCH': {
         const current = this.objects.get(req.path);
         if (!current) throw new ApiError(404, 'NotFound', `${req.path} not found`);
-        const patch = body as unknown as { metadata?: { annotations?: Record<string, string> } };
-        const next: Stored = { ...current, metadata: { ...current.metadata, annotations: { ...(current.metadata.annotations ?? {}), ...(patch.metadata?.annotations ?? {}) }, resourceVersion: String(++this.rv) } };
+        const patch = body as unknown as { metadata?: { annotations?: Record<string, string>; finalizers?: string[]; resourceVersion?: string } };
+        // A merge patch: a resourceVersion in it is a precondition; a list (finalizers) replaces the old one.
+        if (patch.metadata?.resourceVersion !== undefined && patch.metadata.resourceVersion !== current.metadata.resourceVersion) throw new ApiError(409, 'Conflict', 'the object has been modified');
+        const next: Stored = {
+          ...current,
+          metadata: {
+            ...current.metadata,
+            annotations: { ...(current.metadata.annotations ?? {}), ...(patch.metadata?.annotations ?? {}) },
+            ...(patch.metadata?.finalizers !== undefined ? { finalizers: patch.metadata.finalizers } : {}),
+            resourceVersion: String(++this.rv),
+          },
+        };
+        // The API server removes an object being deleted when its last finalizer goes.
+        if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
+          this.objects.delete(req.path);
+          return structuredClone(next) as T;
+        }
         this.objects.set(req.path, next);
         return structuredClone(next) as T;
       }

@@ -1,7 +1,8 @@
 // Reading a finished run's result (validated before trusted) and folding runs into the status.
 import { describe, expect, it } from 'vitest';
 import { zeroCounts } from '../../../src/engine/records.js';
-import { accountRuns, parseRunResult, readFinishedRun, type FinishedRun } from '../../../src/reconcilers/run-results.js';
+import { buildSweepArgs, decodeResult as parseRunResult } from '../../../src/engine/run-contract.js';
+import { accountRuns, readFinishedRun, type FinishedRun } from '../../../src/reconcilers/run-results.js';
 import { nextScheduleTime } from '../../../src/reconcilers/schedule.js';
 import { setCondition } from '../../../src/reconcilers/conditions.js';
 import type { Job, Pod } from '../../../src/reconcilers/workloads.js';
@@ -114,12 +115,57 @@ describe('readFinishedRun', () => {
   it('waits (within a grace period) for pods whose end has not reached the cache', () => {
     expect(readFinishedRun(job(complete('2026-03-01T11:59:50Z')), [pod('a', undefined)], NOW)?.kind).toBe('waiting');
     expect(readFinishedRun(job(complete('2026-03-01T11:59:50Z')), [], NOW)?.kind).toBe('waiting');
-    expect(readFinishedRun(job(complete('2026-03-01T11:00:00Z')), [], NOW)).toMatchObject({ kind: 'finished', run: { reason: 'InvalidResult' } });
+    // After the grace period, a completed Job without its pod: the result is lost, not invalid (finding 3 of issue 10).
+    expect(readFinishedRun(job(complete('2026-03-01T11:00:00Z')), [], NOW)).toMatchObject({ kind: 'finished', run: { outcome: 'Succeeded', reason: 'ResultLost' } });
   });
 
   it('dry run known from the Job args when no result says so', () => {
-    const r = readFinishedRun(job(failed('BackoffLimitExceeded'), ['sweep', '--dry-run']), [pod('a', 1)], NOW);
+    const args = buildSweepArgs({ storage: { type: 'sqlite' }, retentionDays: 3, batchSize: 5, statuses: ['completed'], dryRun: true, housekeeping: true, orphans: false, maxDurationSeconds: 9, lockWaitSeconds: 4 });
+    const r = readFinishedRun(job(failed('BackoffLimitExceeded'), args), [pod('a', 1)], NOW);
     expect(r?.kind === 'finished' && r.run.dryRun).toBe(true);
+  });
+
+  it('a failed Job whose pods are gone: ResultLost with what the Job knows, never InvalidResult', () => {
+    const gone = job({ ...failed('BackoffLimitExceeded'), failed: 1 });
+    const r = readFinishedRun(gone, [], NOW);
+    expect(r).toMatchObject({ kind: 'finished', run: { outcome: 'Failed', reason: 'ResultLost' } });
+    expect(r?.kind === 'finished' && r.run.message).toMatch(/deleted before the operator read.*0 succeeded and 1 failed/);
+  });
+
+  it('an OOM-killed run: reason OOMKilled naming the memory limit', () => {
+    const oom: Pod = { ...pod('a', 137), status: { phase: 'Failed', containerStatuses: [{ name: 'sweep', state: { terminated: { exitCode: 137, reason: 'OOMKilled', message: '\n', finishedAt: '2026-03-01T10:59:59Z' } } }] } };
+    const j = job(failed('BackoffLimitExceeded'));
+    j.spec!.template.spec!.containers[0]!.resources = { limits: { memory: '128Mi' } };
+    const r = readFinishedRun(j, [oom], NOW);
+    expect(r).toMatchObject({ kind: 'finished', run: { outcome: 'Failed', reason: 'OOMKilled' } });
+    expect(r?.kind === 'finished' && r.run.message).toMatch(/OOMKilled: it ran out of memory \(limit 128Mi\).*limits\.memory/);
+  });
+
+  it('a pod never scheduled before the deadline says so', () => {
+    const pending: Pod = {
+      metadata: { ...pod('a', undefined).metadata, deletionTimestamp: '2026-03-01T11:00:00Z' },
+      status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes are available: 2 node(s) had untolerated taint' }] },
+    };
+    const r = readFinishedRun(job(failed('DeadlineExceeded')), [pending], NOW);
+    expect(r).toMatchObject({ kind: 'finished', run: { reason: 'DeadlineExceeded' } });
+    expect(r?.kind === 'finished' && r.run.message).toMatch(/pod a was never scheduled: Unschedulable: 0\/2 nodes/);
+    // The pods gone with the deadline: the stall recorded in the status tells why.
+    const stalled = readFinishedRun(job(failed('DeadlineExceeded')), [], NOW, 'Job rp-p-1 cannot start: pod a is not scheduled (Unschedulable).');
+    expect(stalled?.kind === 'finished' && stalled.run.message).toMatch(/its pod never started\. Before that: Job rp-p-1 cannot start: .*Unschedulable/);
+  });
+
+  it('a run that waited in vain for the store lock of another run: skipped, not failed, counted nowhere', () => {
+    const locked = report({ outcome: 'failed', error: { code: 'SWEEP_LOCKED', message: 'another retention sweep is running against sqlite (waited 15 s for its lock)' } });
+    const r = readFinishedRun(job(failed('BackoffLimitExceeded')), [pod('a', 1, locked)], NOW);
+    expect(r).toMatchObject({ kind: 'finished', run: { outcome: 'Cancelled', reason: 'RunSkipped', skipped: true } });
+    if (r?.kind !== 'finished') throw new Error('unreachable');
+    const earlier: FinishedRun = { jobName: 'earlier', jobUID: 'e', completionTime: '2026-03-01T10:00:00Z', outcome: 'Succeeded', reason: 'RunSucceeded', message: 'ok', dryRun: false, deleted: { ...zeroCounts(), runs: 1 } };
+    const before = accountRuns(undefined, [earlier], 1, NOW);
+    const after = accountRuns({ totals: before.totals, history: before.history, conditions: before.conditions, ...(before.lastRun ? { lastRun: before.lastRun } : {}) }, [r.run], 1, NOW + 60_000);
+    expect(after.totals).toEqual(before.totals);
+    expect(after.lastRun).toEqual(before.lastRun);
+    expect(after.conditions).toEqual(before.conditions);
+    expect(after.history.map((h) => h.jobName)).toEqual(['rp-p-1', 'earlier']);
   });
 });
 

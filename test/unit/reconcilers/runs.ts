@@ -66,9 +66,13 @@ export function finishRun(cluster: FakeCluster, cronJob: CronJob, run: RunSpec, 
       metadata: {
         name: `${run.name}-${i}`,
         namespace: ns,
-        labels: { ...(template.spec?.template.metadata?.labels ?? {}) },
+        labels: { ...(template.spec?.template.metadata?.labels ?? {}), 'batch.kubernetes.io/job-name': run.name },
+        annotations: { ...(template.spec?.template.metadata?.annotations ?? {}) },
+        // The Job controller copies the pod template's finalizers (and adds its own tracking one).
+        finalizers: [...(template.spec?.template.metadata?.finalizers ?? [])],
         ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: run.name, uid: job.metadata.uid ?? '', controller: true }],
       },
+      spec: { nodeName: 'node-1', containers: (template.spec?.template.spec?.containers ?? []).map((c) => ({ name: c.name, ...(c.args ? { args: c.args } : {}) })) },
       status: {
         phase: p.exitCode === 0 ? 'Succeeded' : 'Failed',
         containerStatuses: [{ name: 'sweep', state: { terminated: { exitCode: p.exitCode, reason: p.exitCode === 0 ? 'Completed' : 'Error', ...(message !== undefined ? { message } : {}), finishedAt: p.finishedAt ?? run.endedAt } } }],
