@@ -15,9 +15,11 @@ const FIRST_CHUNK = 100;
 
 export class TransactionBudget {
   /** Runs per transaction: small at first, then as many as fit the budget (up to a whole batch). */
-  private size = FIRST_CHUNK;
+  private size: number;
 
-  constructor(private readonly budgetMs = TRANSACTION_BUDGET_MS) {}
+  constructor(private readonly budgetMs = TRANSACTION_BUDGET_MS, first = FIRST_CHUNK) {
+    this.size = first;
+  }
 
   /** How many of `remaining` runs the next transaction takes. */
   next(remaining: number): number {

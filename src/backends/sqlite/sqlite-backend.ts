@@ -2,6 +2,14 @@
 // BEGIN IMMEDIATE transaction (pyworkflow's workers wait at most their 5 s busy timeout, never for a
 // whole purge, H14), re-reads the batch's runs under that lock (H15), and deletes related rows
 // before run rows.
+//
+// Batch size, when the user leaves it to us: a batch's cost is mostly the pages it changes, and each
+// changed page is written twice per transaction (its original to the rollback journal, then itself).
+// The rows of one run are spread over the file (a run's events over the time the run lasted, its
+// event ids at random places of their index), so a small batch changes a page or two *per row* and
+// the next batch changes most of the same pages again: at 20k runs a batch of 500 runs journalled
+// 26 MB, a quarter of the 100 MB file, and 24 such batches wrote 635 MB where one transaction wrote
+// 70 MB (bench/sqlite-bench.ts). Larger batches share pages; a time budget keeps each one short.
 
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
@@ -16,6 +24,16 @@ import { runSqliteHousekeeping } from './housekeeping.js';
 import { detectSqliteLayout, type SqliteLayout } from './layout.js';
 import { runSqliteOrphanSweep } from './orphans.js';
 import { acquireSqliteSweepLock } from './sweep-lock.js';
+import { TransactionBudget } from '../transaction-budget.js';
+
+/**
+ * Target BEGIN→COMMIT time of a purge batch when the batch size is ours to choose: half the longest
+ * transaction we allow ourselves (1 s), so one slow outlier or the next growth step stays below it,
+ * and a fifth of the 5 s pyworkflow's workers wait for the write lock.
+ */
+export const SQLITE_TRANSACTION_BUDGET_MS = 500;
+/** The first batch, before any has been measured: the old fixed default, well inside the budget even on a 100k-run store. */
+const SQLITE_FIRST_BATCH = 500;
 
 interface RunRow {
   run_id: string;
@@ -29,6 +47,7 @@ export class SqliteBackend implements Backend {
   readonly target: string;
   private db: Database.Database | null = null;
   private layout: SqliteLayout | null = null;
+  private readonly budget = new TransactionBudget(SQLITE_TRANSACTION_BUDGET_MS, SQLITE_FIRST_BATCH);
 
   constructor(
     private readonly config: SqliteConfig,
@@ -172,11 +191,18 @@ export class SqliteBackend implements Backend {
       // IMMEDIATE takes the write lock up front, so the re-read and the deletes see one state.
       const started = performance.now();
       const result = options.dryRun ? work.deferred() : work.immediate();
-      this.deps.logger.debug('transaction', { what: 'purge', durationMs: Math.round((performance.now() - started) * 1000) / 1000 });
+      const ms = performance.now() - started;
+      this.budget.record(batch.runs.length, ms);
+      this.deps.logger.debug('transaction', { what: 'purge', runs: batch.runs.length, durationMs: Math.round(ms * 1000) / 1000 });
       return result;
     } catch (err) {
       throw backendError(this.target, `purging a batch of ${batch.runs.length} runs`, err);
     }
+  }
+
+  /** Runs for the next batch: as many as the budget says fit one transaction, from the batches so far. */
+  nextBatchSize(): number {
+    return this.budget.next(Number.MAX_SAFE_INTEGER);
   }
 
   async housekeep(request: HousekeepingRequest): Promise<void> {
