@@ -26,10 +26,11 @@ describe('SQLite sweep statements', () => {
     const store = await sqliteFixture.create(data);
     handles.push(store);
     const sent = new Set<string>();
-    const prepare = Database.prototype.prepare;
+    // The real prepare, called by the spy, which only remembers what was sent.
+    const realPrepare = Object.getOwnPropertyDescriptor(Database.prototype, 'prepare')!.value as (this: Database.Database, sql: string) => Database.Statement;
     vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, sql: string) {
       sent.add(sql);
-      return prepare.call(this, sql);
+      return realPrepare.call(this, sql);
     });
     const report = await sweep(store.backend(), {
       cutoff: new Date(now.getTime() - 20 * 86_400_000), statuses: TERMINAL_STATUSES, batchSize: 'auto', dryRun, housekeeping: true,
