@@ -47,7 +47,7 @@ export class SqliteBackend implements Backend {
   readonly target: string;
   private db: Database.Database | null = null;
   private layout: SqliteLayout | null = null;
-  private readonly budget = new TransactionBudget(SQLITE_TRANSACTION_BUDGET_MS, SQLITE_FIRST_BATCH);
+  private readonly budget = new TransactionBudget(SQLITE_TRANSACTION_BUDGET_MS, SQLITE_FIRST_BATCH, 2);
 
   constructor(
     private readonly config: SqliteConfig,

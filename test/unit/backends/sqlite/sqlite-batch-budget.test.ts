@@ -1,5 +1,5 @@
 // The SQLite backend sizes batches by a time budget when the batch size is left to it: 500 runs
-// first, then up to half again after a batch under budget, and at once down to what fits after one
+// first, then up to twice as many after a batch under budget, and at once down to what fits after one
 // over it. The sweep's transaction clock is faked so the sizes are exact; the purge itself is real and
 // leaves the store exactly as a sweep with the old fixed default does.
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -59,7 +59,7 @@ function record(backend: SqliteBackend): { hints: number[]; sizes: number[] } {
 }
 
 describe('SQLite batch sizes left to the sweep', () => {
-  it('start at 500 and grow by half while each transaction stays under budget; the store ends as with fixed batches of 500', async () => {
+  it('start at 500 and double while each transaction stays well under budget; the store ends as with fixed batches of 500', async () => {
     const [auto, fixed] = await twoStores();
     const backend = auto.backend() as SqliteBackend;
     expect(backend.nextBatchSize()).toBe(500);
@@ -68,7 +68,7 @@ describe('SQLite batch sizes left to the sweep', () => {
     const report = await sweep(backend, options('auto'));
     vi.restoreAllMocks();
     expect(report.outcome).toBe('succeeded');
-    expect(hints.slice(0, 3)).toEqual([500, 750, 1125]);
+    expect(hints.slice(0, 3)).toEqual([500, 1000, 2000]);
     expect(sizes[0]).toBeGreaterThan(450);
     expect(sizes[0]).toBeLessThanOrEqual(500);
     const fixedReport = await sweep(fixed.backend(), options(500));
