@@ -28,7 +28,7 @@ Purges terminal pyworkflow runs older than the cutoff, with all their related re
                             e.g. 2026-01-31T00:00:00Z or 2026-01-31T02:00:00+02:00)
   --dry-run                 count what would be deleted, delete nothing
   --batch-size N            runs per batch/transaction (max ${MAX_BATCH_SIZE}; default: SQLite sizes each
-                            batch to a 0.5 s transaction from the ones before it, other stores ${DEFAULT_BATCH_SIZE})
+                            batch to a 0.4 s transaction from the ones before it, other stores ${DEFAULT_BATCH_SIZE})
   --statuses a,b,...        terminal statuses to purge (default: ${TERMINAL_STATUSES.join(',')})
   --no-housekeeping         skip stream and soft-deleted-schedule housekeeping
   --orphans                 also purge per-run records without a run record, older than the cutoff
