@@ -15,16 +15,9 @@ const FIRST_CHUNK = 100;
 
 export class TransactionBudget {
   /** Runs per transaction: small at first, then as many as fit the budget (up to a whole batch). */
-  private size: number;
+  private size = FIRST_CHUNK;
 
-  /**
-   * `growth`: the most one transaction under budget may multiply the next one's size by. SQLite
-   * (sqlite-backend.ts) passes 2: its cost per run falls as batches grow, so the linear fit is
-   * already cautious there.
-   */
-  constructor(private readonly budgetMs = TRANSACTION_BUDGET_MS, first = FIRST_CHUNK, private readonly growth = 1.5) {
-    this.size = first;
-  }
+  constructor(private readonly budgetMs = TRANSACTION_BUDGET_MS) {}
 
   /** How many of `remaining` runs the next transaction takes. */
   next(remaining: number): number {
@@ -37,7 +30,7 @@ export class TransactionBudget {
     const fit = Math.max(MIN_CHUNK, Math.floor((this.budgetMs * runs) / Math.max(ms, 1)));
     // Shrink at once when over budget; grow gently when under (one fast transaction may be luck).
     if (ms > this.budgetMs) this.size = Math.min(fit, this.size);
-    else this.size = Math.max(this.size, Math.min(fit, Math.ceil(this.size * this.growth)));
+    else this.size = Math.max(this.size, Math.min(fit, Math.ceil(this.size * 1.5)));
   }
 }
 

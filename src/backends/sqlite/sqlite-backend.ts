@@ -24,7 +24,7 @@ import { runSqliteHousekeeping } from './housekeeping.js';
 import { detectSqliteLayout, type SqliteLayout } from './layout.js';
 import { runSqliteOrphanSweep } from './orphans.js';
 import { acquireSqliteSweepLock } from './sweep-lock.js';
-import { TransactionBudget } from '../transaction-budget.js';
+import { BatchSizer } from './batch-sizer.js';
 
 /**
  * Target BEGIN→COMMIT time of a purge batch when the batch size is ours to choose: well under the
@@ -48,7 +48,7 @@ export class SqliteBackend implements Backend {
   readonly target: string;
   private db: Database.Database | null = null;
   private layout: SqliteLayout | null = null;
-  private readonly budget = new TransactionBudget(SQLITE_TRANSACTION_BUDGET_MS, SQLITE_FIRST_BATCH, 2);
+  private readonly sizer = new BatchSizer({ budgetMs: SQLITE_TRANSACTION_BUDGET_MS, first: SQLITE_FIRST_BATCH });
 
   constructor(
     private readonly config: SqliteConfig,
@@ -196,7 +196,7 @@ export class SqliteBackend implements Backend {
       const started = performance.now();
       const result = options.dryRun ? work.deferred() : work.immediate();
       const ms = performance.now() - started;
-      this.budget.record(batch.runs.length, ms);
+      this.sizer.record(batch.runs.length, ms);
       this.deps.logger.debug('transaction', { what: 'purge', runs: batch.runs.length, durationMs: Math.round(ms * 1000) / 1000 });
       return result;
     } catch (err) {
@@ -204,9 +204,9 @@ export class SqliteBackend implements Backend {
     }
   }
 
-  /** Runs for the next batch: as many as the budget says fit one transaction, from the batches so far. */
+  /** Runs for the next batch: as many as fit the transaction budget, from the batches so far (batch-sizer.ts). */
   nextBatchSize(): number {
-    return this.budget.next(Number.MAX_SAFE_INTEGER);
+    return this.sizer.next();
   }
 
   async housekeep(request: HousekeepingRequest): Promise<void> {
