@@ -219,13 +219,23 @@ async function purgeCandidates(
   };
 
   let size = batchSize();
+  let extended = false;
   for await (const page of backend.candidates(query)) {
     for (const run of page) {
       state.runsSeen += 1;
       pending.push(run);
       if (pending.length >= size) {
+        // Auto sizes: a last batch of a few runs would pay a whole batch's fixed cost (SQLite: the
+        // pages nearly every batch rewrites) for them; up to a quarter more in this one is cheaper.
+        const left = state.runsExpected - state.runsSeen;
+        if (auto && !extended && left > 0 && left <= size / 4 && size + left <= MAX_BATCH_SIZE) {
+          size += left;
+          extended = true;
+          continue;
+        }
         await flush();
         size = batchSize();
+        extended = false;
       }
     }
   }

@@ -50,6 +50,24 @@ describe("a sweep with batchSize 'auto'", () => {
     expect(auto.remaining()).toBe(fixed.remaining());
   });
 
+  it('folds a last batch of at most a quarter of the size into the one before it', async () => {
+    const fixed = store(3000);
+    const fixedReport = await sweep(fixed.backend, options(500));
+    const total = fixedReport.deleted.runs;
+    const auto = store(3000);
+    // A size that leaves a remainder of a fifth of a batch: it goes with the last full batch.
+    const size = Math.ceil(total / 2.2);
+    (auto.backend as { nextBatchSize?: () => number }).nextBatchSize = () => size;
+    const report = await sweep(auto.backend, options('auto'));
+    expect(auto.sizes).toEqual([size, total - size]);
+    expect(total - size).toBeGreaterThan(size);
+    expect(report.deleted).toEqual(fixedReport.deleted);
+    // A fixed size is the user's: never stretched.
+    const user = store(3000);
+    await sweep(user.backend, options(size));
+    expect(user.sizes).toEqual([size, size, total - 2 * size]);
+  });
+
   it('gives a backend without nextBatchSize batches of DEFAULT_BATCH_SIZE', async () => {
     const s = store(3000);
     const report = await sweep(s.backend, options('auto'));
