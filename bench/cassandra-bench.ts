@@ -14,6 +14,7 @@ import { sweep } from '../src/engine/sweep.js';
 import { silentLogger } from '../src/log.js';
 import { generateDataset } from '../src/model/generate.js';
 import { envValue } from './bench-env.js';
+import { emitResult, spread } from './result.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
@@ -62,7 +63,8 @@ async function main(): Promise<void> {
       'asyncio.run(main())',
     ].join('\n');
     const py = spawnSync(envValue('PYWORKFLOW_PYTHON'), ['-c', code, JSON.stringify(config), cutoff.toISOString()], { encoding: 'utf8' });
-    console.log(`pyworkflow delete_old_runs: ${py.stdout.trim() || py.stderr.trim().split('\n').pop()}`);
+    const pyNote = py.stdout.trim() || py.stderr.trim().split('\n').pop() || 'no output';
+    console.log(`pyworkflow delete_old_runs: ${pyNote}`);
     const options = (dryRun: boolean): Parameters<typeof sweep>[1] => ({
       cutoff, statuses: TERMINAL_STATUSES, batchSize: BATCH, dryRun, housekeeping: true, lockWaitMs: 1000,
       signal: new AbortController().signal, now: () => now, logger: silentLogger,
@@ -73,6 +75,14 @@ async function main(): Promise<void> {
       const s = (Date.now() - t) / 1000;
       if (report.outcome !== 'succeeded') throw new Error(`${label}: ${report.error?.message}`);
       console.log(`${label}: ${s.toFixed(1)} s, ${(report.deleted.runs / s).toFixed(0)} runs/s, deleted ${JSON.stringify(report.deleted)}`);
+      if (label === 'sweep') {
+        emitResult({
+          store: 'cassandra', shape: `${data.runs.length} runs, 5 events/run`,
+          ours: spread([s]), oursNote: `in-process sweep, ${(report.deleted.runs / s).toFixed(0)} runs/s`,
+          pyworkflow: null, pyworkflowNote: pyNote,
+          floor: null, floorNote: 'not measured by this bench',
+        });
+      }
     }
 
   } finally {

@@ -22,6 +22,7 @@ import { sweep } from '../src/engine/sweep.js';
 import { silentLogger } from '../src/log.js';
 import { generateDataset } from '../src/model/generate.js';
 import { cutoffFor, envValue } from './bench-env.js';
+import { emitResult, spread } from './result.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -140,6 +141,12 @@ async function main(): Promise<void> {
     console.log(`  deleted per kind: ${JSON.stringify(report.deleted)}`);
     const requests = [...calls.values()].reduce((a, b) => a + b, 0);
     console.log(`  requests: ${requests} (${(requests / Math.max(1, report.deleted.runs)).toFixed(1)} per purged run): ${show(calls)}`);
+    emitResult({
+      store: 'dynamodb', shape: `${data.runs.length} runs`,
+      ours: spread([oursSeconds]), oursNote: `in-process sweep, ${(requests / Math.max(1, report.deleted.runs)).toFixed(1)} requests per purged run`,
+      pyworkflow: spread([theirsResult.seconds]), pyworkflowNote: 'the call alone',
+      floor: null, floorNote: 'not measured by this bench',
+    });
   } finally {
     if (!args.keep) for (const table of [ours, theirs]) await api.deleteTable({ TableName: table }).catch(() => undefined);
     api.destroy();

@@ -12,6 +12,7 @@ import { seedFileStore } from '../src/backends/file/seed.js';
 import type { SweepReport } from '../src/engine/report.js';
 import { cutoffFor, envValue } from './bench-env.js';
 import { generateDataset } from '../src/model/generate.js';
+import { emitResult, spread } from './result.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DAY = 86_400_000;
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   t = Date.now();
   const cli = spawnSync(process.execPath, [
     join(REPO, 'dist', 'src', 'cli', 'main.js'), 'sweep', '--storage', JSON.stringify({ type: 'file', base_path: ours }),
-    '--older-than', cutoff.toISOString(), '--batch-size', '500', '--output', 'json', '--progress', 'none', '--log-format', 'json',
+    '--older-than', cutoff.toISOString(), '--output', 'json', '--progress', 'none', '--log-format', 'json',
   ], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const oursWall = (Date.now() - t) / 1000;
   if (cli.status !== 0) throw new Error(`our sweep failed: ${cli.stderr}`);
@@ -85,6 +86,12 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`ours deleted per kind: ${JSON.stringify(report.deleted)} (kept ${report.keptForChildren} old parents of kept children)`);
   console.log("pyworkflow leaves .cancel files, hook tokens and run-prefixed checkpoints behind (H2, H3, H9) and deletes parents of kept children.");
+  emitResult({
+    store: 'file', shape: `${runs} runs, ${args.events} events/run, ${Math.round(Number(args.purgeable) * 100)}% purgeable`,
+    ours: spread([oursWall]), oursNote: `CLI process, default flags; its own time ${oursSeconds.toFixed(2)} s`,
+    pyworkflow: spread([theirsWall]), pyworkflowNote: `process; the call alone ${theirsResult.seconds.toFixed(2)} s`,
+    floor: null, floorNote: 'not measured by this bench',
+  });
 }
 
 main().catch((err: unknown) => {

@@ -22,6 +22,7 @@ import type { Dataset } from '../src/model/dataset.js';
 import { generateDataset } from '../src/model/generate.js';
 import { postgresEngine, mariadbEngine, type BenchEngine, type Timed } from './sql-bench-engines.js';
 import { captureMysqlStatements, capturePgStatements, explainMysql, explainPg, formatPlans, type PlanReport } from './sql-plans.js';
+import { emitResult, spread } from './result.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DAY = 86_400_000;
@@ -146,6 +147,14 @@ async function benchEngine(engine: BenchEngine, data: Dataset, cutoff: Date, bat
       );
     }
     console.log(`   our sweep: ${transactions.length} transactions, p50 ${percentile(transactions, 50).toFixed(1)} ms, p99 ${percentile(transactions, 99).toFixed(1)} ms, max ${Math.max(...transactions).toFixed(1)} ms: ${longestWhat}`);
+    emitResult({
+      store: engine.name,
+      shape: `${data.runs.length} runs, ${Math.round(data.events.length / data.runs.length)} events/run, ${Math.round((100 * purgeable) / data.runs.length)}% purgeable`,
+      ours: spread([a.totalMs / 1000]), oursNote: `in-process sweep, batch size ${batchSize}`,
+      pyworkflow: spread([b.totalMs / 1000]), pyworkflowNote: 'delete_old_runs, one transaction',
+      floor: spread([c.totalMs / 1000]), floorNote: 'raw DELETE statements, one transaction',
+      longestTxMs: a.longestTxMs, writerP99Ms: a.writerP99, writerIdleP99Ms: idleP99,
+    });
     const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
     console.log(`   targets: at least as fast as (b) ${verdict(a.totalMs <= b.totalMs)}; within 1.5x of (c) ${verdict(a.totalMs <= 1.5 * c.totalMs)};` +
       ` no transaction over 1 s ${verdict(a.longestTxMs < 1000)}; writer p99 <= 2x idle ${verdict(a.writerP99 <= 2 * idleP99)}`);

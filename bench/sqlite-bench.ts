@@ -1,110 +1,156 @@
-// SQLite benchmark, side by side in one run on identical copies of one store: our sweep vs
-// pyworkflow's own delete_old_runs (one transaction) vs raw single-statement DELETEs (the floor),
-// with the longest write transaction of each. Run: npm run build && node dist/bench/sqlite-bench.js
+// SQLite benchmark, side by side on identical copies of one store, every contender as a whole process
+// the way a user runs it:
+//   ours       `node dist/src/cli/main.js sweep` with the default sweep flags (no --batch-size; the
+//              only extra flags choose the output format and turn on the debug lines that carry each
+//              transaction's duration), wall time of the process;
+//   pyworkflow its own delete_old_runs (one transaction), wall time of the Python process, and its own
+//              in-process time of the call;
+//   floor      the same rows as ours deleted by the minimal DELETE statements in one transaction
+//              (bench/sqlite-floor.ts), in-transaction time, and its process.
+// Rounds interleave the contenders (the order rotates each round) so drift on a shared machine hits
+// all of them alike; each contender gets a fresh copy, written back to disk before it starts.
+// Usage: node dist/bench/sqlite-bench.js [--runs 20000,100000] [--rounds 3] [--events 10] [--purgeable 0.6] [--dir DIR]
 
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { PurgeBatch } from '../src/backends/backend.js';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { seedSqliteStore } from '../src/backends/sqlite/seed.js';
-import { SqliteBackend } from '../src/backends/sqlite/sqlite-backend.js';
-import { formatPythonUtc } from '../src/backends/python-time.js';
-import { sweep } from '../src/engine/sweep.js';
-import { TERMINAL_STATUSES } from '../src/engine/statuses.js';
-import { silentLogger } from '../src/log.js';
+import type { SweepReport } from '../src/engine/report.js';
 import { generateDataset } from '../src/model/generate.js';
-import { envValue } from './bench-env.js';
+import { cutoffFor, envValue } from './bench-env.js';
+import { emitResult, formatSpread, spread } from './result.js';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 20_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-async function main(): Promise<void> {
-  const now = new Date();
-  const cutoff = new Date(now.getTime() - 30 * 86_400_000);
-  const dir = mkdtempSync(join(tmpdir(), 'pywr-bench-sqlite-'));
-  const master = join(dir, 'master.db');
-  // No parent links: pyworkflow's delete fails outright on an old parent with a kept child (H5),
-  // which would make its timing meaningless.
-  const data = generateDataset({ seed: 11, runs: RUNS, now, spanDays: 100, eventsPerRun: 10, childShare: 0 });
-  data.scheduledSignals = [];
-  seedSqliteStore(master, data);
-  const db = new Database(master, { readonly: true });
-  const total = (db.prepare('SELECT COUNT(*) AS n FROM workflow_runs').get() as { n: number }).n;
-  const events = (db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
-  db.close();
-  console.log(`store: ${total} runs, ${events} events; cutoff ${cutoff.toISOString()}`);
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: process.env.BENCH_RUNS ?? '20000,100000' },
+    rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '3' },
+    events: { type: 'string', default: '10' },
+    purgeable: { type: 'string', default: '0.6' },
+    dir: { type: 'string', default: join(REPO, '.bench', 'sqlite') },
+  },
+});
 
-  const results: Record<string, { seconds: number[]; maxTxMs: number[]; runs: number }> = {};
-  const record = (name: string, seconds: number, maxTxMs: number, runs: number): void => {
-    const r = (results[name] ??= { seconds: [], maxTxMs: [], runs });
-    r.seconds.push(seconds);
-    r.maxTxMs.push(maxTxMs);
-    r.runs = runs;
-  };
-
-  for (let round = 0; round < ROUNDS; round++) {
-    // Interleave the contenders each round so drift on a shared machine hits all of them alike.
-    {
-      const copy = join(dir, `ours-${round}.db`);
-      copyFileSync(master, copy);
-      const backend = new SqliteBackend({ type: 'sqlite', base_path: copy }, { logger: silentLogger });
-      let maxTx = 0;
-      const purge = backend.purgeRuns.bind(backend);
-      backend.purgeRuns = async (batch: PurgeBatch, options: { dryRun: boolean }) => {
-        const t = performance.now();
-        const r = await purge(batch, options);
-        maxTx = Math.max(maxTx, performance.now() - t);
-        return r;
-      };
-      const t0 = performance.now();
-      const report = await sweep(backend, {
-        cutoff, statuses: [...TERMINAL_STATUSES], batchSize: 500, dryRun: false, housekeeping: true, lockWaitMs: 0,
-        signal: new AbortController().signal, now: () => now, logger: silentLogger,
-      });
-      if (report.outcome !== 'succeeded') throw new Error(report.error?.message);
-      record('ours (batches of 500)', (performance.now() - t0) / 1000, maxTx, report.deleted.runs);
-    }
-    {
-      const copy = join(dir, `pyworkflow-${round}.db`);
-      copyFileSync(master, copy);
-      const py = spawnSync(envValue('PYWORKFLOW_PYTHON'), [join(import.meta.dirname, '..', '..', 'bench', 'pyworkflow_delete_old_runs.py'),
-        JSON.stringify({ type: 'sqlite', base_path: copy }), cutoff.toISOString()], { encoding: 'utf8' });
-      if (py.status !== 0) throw new Error(`pyworkflow delete_old_runs failed: ${py.stderr.slice(-1000)}`);
-      const out = JSON.parse(py.stdout.trim().split('\n').pop()!) as { deleted: number; seconds: number };
-      record("pyworkflow delete_old_runs (one transaction)", out.seconds, out.seconds * 1000, out.deleted);
-    }
-    {
-      const copy = join(dir, `raw-${round}.db`);
-      copyFileSync(master, copy);
-      const raw = new Database(copy);
-      raw.pragma('foreign_keys = ON');
-      const sel = `SELECT run_id FROM workflow_runs WHERE status IN ('completed','failed','cancelled','continued_as_new','interrupted') AND updated_at < ?`;
-      const c = formatPythonUtc(cutoff);
-      const t0 = performance.now();
-      let runs = 0;
-      raw.transaction(() => {
-        for (const t of ['events', 'steps', 'hooks', 'cancellation_flags']) raw.prepare(`DELETE FROM ${t} WHERE run_id IN (${sel})`).run(c);
-        raw.prepare(`DELETE FROM checkpoints WHERE substr(step_run_id, 1, instr(step_run_id, ':') - 1) IN (${sel})`).run(c);
-        runs = raw.prepare(`DELETE FROM workflow_runs WHERE run_id IN (${sel})`).run(c).changes;
-      }).immediate();
-      const seconds = (performance.now() - t0) / 1000;
-      raw.close();
-      record('raw single-statement DELETEs (one transaction)', seconds, seconds * 1000, runs);
-    }
-  }
-
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`\n${'contender'.padEnd(50)} ${'median s'.padStart(9)} ${'longest tx ms'.padStart(14)} ${'runs'.padStart(7)}`);
-  for (const [name, r] of Object.entries(results)) {
-    console.log(`${name.padEnd(50)} ${median(r.seconds).toFixed(3).padStart(9)} ${median(r.maxTxMs).toFixed(1).padStart(14)} ${String(r.runs).padStart(7)}`);
-  }
-  const ours = median(results['ours (batches of 500)']!.seconds);
-  const py = median(results['pyworkflow delete_old_runs (one transaction)']!.seconds);
-  const raw = median(results['raw single-statement DELETEs (one transaction)']!.seconds);
-  console.log(`\nratios: ours/pyworkflow = ${(ours / py).toFixed(2)}, ours/raw = ${(ours / raw).toFixed(2)}; ` +
-    `longest write lock held: ours ${median(results['ours (batches of 500)']!.maxTxMs).toFixed(1)} ms vs pyworkflow ${(py * 1000).toFixed(0)} ms`);
+interface Measurement {
+  /** Wall time of the whole process. */
+  wall: number;
+  /** The contender's own time of the purge (pyworkflow: the delete_old_runs call; floor: the transaction). */
+  inner: number;
+  runs: number;
+  longestTxMs: number;
+  transactions: number;
 }
 
-await main();
+type Contender = 'ours' | 'pyworkflow' | 'floor';
+
+function timedSpawn(command: string, argv: string[]): { stdout: string; stderr: string; wall: number } {
+  const t0 = performance.now();
+  const p = spawnSync(command, argv, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const wall = (performance.now() - t0) / 1000;
+  if (p.status !== 0) throw new Error(`${command} ${argv.slice(0, 2).join(' ')} exited ${p.status}: ${p.stderr.slice(-2000)}`);
+  return { stdout: p.stdout, stderr: p.stderr, wall };
+}
+
+function runOurs(db: string, cutoff: Date): Measurement {
+  const p = timedSpawn(process.execPath, [
+    join(REPO, 'dist', 'src', 'cli', 'main.js'), 'sweep', '--storage', JSON.stringify({ type: 'sqlite', base_path: db }),
+    '--older-than', cutoff.toISOString(), '--output', 'json', '--progress', 'none', '--log-format', 'json', '--verbose',
+  ]);
+  const report = JSON.parse(p.stdout) as SweepReport;
+  if (report.outcome !== 'succeeded') throw new Error(`our sweep ${report.outcome}: ${report.error?.message}`);
+  const txs = p.stderr.split('\n').filter((l) => l.includes('"msg":"transaction"')).map((l) => (JSON.parse(l) as { durationMs: number }).durationMs);
+  return { wall: p.wall, inner: report.durationMs / 1000, runs: report.deleted.runs, longestTxMs: Math.max(0, ...txs), transactions: txs.length };
+}
+
+function runPyworkflow(db: string, cutoff: Date): Measurement {
+  const p = timedSpawn(envValue('PYWORKFLOW_PYTHON'), [join(REPO, 'bench', 'pyworkflow_delete_old_runs.py'), JSON.stringify({ type: 'sqlite', base_path: db }), cutoff.toISOString()]);
+  const out = JSON.parse(p.stdout.trim().split('\n').pop()!) as { deleted: number; seconds: number };
+  return { wall: p.wall, inner: out.seconds, runs: out.deleted, longestTxMs: out.seconds * 1000, transactions: 1 };
+}
+
+function runFloor(db: string, cutoff: Date): Measurement {
+  const p = timedSpawn(process.execPath, [join(REPO, 'dist', 'bench', 'sqlite-floor.js'), db, cutoff.toISOString()]);
+  const out = JSON.parse(p.stdout) as { runs: number; seconds: number };
+  return { wall: p.wall, inner: out.seconds, runs: out.runs, longestTxMs: out.seconds * 1000, transactions: 1 };
+}
+
+const RUNNERS: Record<Contender, (db: string, cutoff: Date) => Measurement> = { ours: runOurs, pyworkflow: runPyworkflow, floor: runFloor };
+
+function leftIn(db: string): string {
+  const d = new Database(db, { readonly: true });
+  try {
+    const n = (t: string): number => (d.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
+    return `${n('workflow_runs')} runs, ${n('events')} events, ${n('checkpoints')} checkpoints`;
+  } finally {
+    d.close();
+  }
+}
+
+function benchSize(runs: number, rounds: number): void {
+  const dir = join(args.dir, String(runs));
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const now = new Date();
+  // No parent links: pyworkflow's delete fails outright on an old parent with a kept child (H5),
+  // which would make its timing meaningless. 80% terminal, the cutoff making `purgeable` of all runs old.
+  const data = generateDataset({ seed: 11, runs, now, spanDays: 100, eventsPerRun: Number(args.events), childShare: 0, terminalShare: 0.8 });
+  data.scheduledSignals = [];
+  const cutoff = cutoffFor(data, Number(args.purgeable));
+  const master = join(dir, 'master.db');
+  let t = performance.now();
+  seedSqliteStore(master, data);
+  const shape = `${runs} runs, ${args.events} events/run, ${Math.round(Number(args.purgeable) * 100)}% purgeable`;
+  console.log(`\n== sqlite: ${shape} (${data.events.length} events, ${data.checkpoints.length} checkpoints; seeded in ${((performance.now() - t) / 1000).toFixed(1)} s); cutoff ${cutoff.toISOString()}`);
+
+  const results: Record<Contender, Measurement[]> = { ours: [], pyworkflow: [], floor: [] };
+  const order: Contender[] = ['ours', 'pyworkflow', 'floor'];
+  const left: Partial<Record<Contender, string>> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < order.length; i++) {
+      const who = order[(i + round) % order.length]!;
+      const copy = join(dir, `${who}.db`);
+      rmSync(`${copy}-journal`, { force: true });
+      copyFileSync(master, copy);
+      spawnSync('sync'); // the copy's write-back is not part of anyone's time
+      t = performance.now();
+      const m = RUNNERS[who](copy, cutoff);
+      results[who].push(m);
+      console.log(`   round ${round + 1} ${who.padEnd(10)} process ${m.wall.toFixed(2)} s, own ${m.inner.toFixed(2)} s, ${m.runs} runs, ${m.transactions} transaction(s), longest ${m.longestTxMs.toFixed(0)} ms`);
+      if (round === rounds - 1) left[who] = leftIn(copy);
+      rmSync(copy, { force: true });
+    }
+  }
+  rmSync(master, { force: true });
+
+  const runsDeleted = new Set(order.map((c) => results[c][0]!.runs));
+  if (runsDeleted.size !== 1) throw new Error(`contenders deleted different numbers of runs: ${order.map((c) => `${c} ${results[c][0]!.runs}`).join(', ')}`);
+  const ours = spread(results.ours.map((m) => m.wall));
+  const py = spread(results.pyworkflow.map((m) => m.wall));
+  const pyOwn = spread(results.pyworkflow.map((m) => m.inner));
+  const floor = spread(results.floor.map((m) => m.inner));
+  const floorWall = spread(results.floor.map((m) => m.wall));
+  const longest = Math.max(...results.ours.map((m) => m.longestTxMs));
+  console.log(`   ${'contender'.padEnd(44)} ${'median (min–max)'.padEnd(28)} longest tx`);
+  console.log(`   ${'ours: CLI process, default flags'.padEnd(44)} ${formatSpread(ours).padEnd(28)} ${longest.toFixed(0)} ms (${results.ours[0]!.transactions} transactions)`);
+  console.log(`   ${"pyworkflow delete_old_runs: process".padEnd(44)} ${formatSpread(py).padEnd(28)} one transaction`);
+  console.log(`   ${"pyworkflow delete_old_runs: the call alone".padEnd(44)} ${formatSpread(pyOwn)}`);
+  console.log(`   ${'floor: the DELETE transaction alone'.padEnd(44)} ${formatSpread(floor).padEnd(28)} one transaction`);
+  console.log(`   ${'floor: its process'.padEnd(44)} ${formatSpread(floorWall)}`);
+  console.log(`   left after the last round: ${order.map((c) => `${c}: ${left[c]}`).join('; ')}`);
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+  console.log(`   ours/pyworkflow ${(ours.median / py.median).toFixed(2)} (<= 1: ${verdict(ours.median <= py.median)}), ` +
+    `ours/floor ${(ours.median / floor.median).toFixed(2)} (<= 1.5: ${verdict(ours.median <= 1.5 * floor.median)}), ` +
+    `longest transaction ${longest.toFixed(0)} ms (<= 1000: ${verdict(longest <= 1000)})`);
+  emitResult({
+    store: 'sqlite', shape, ours: ours, oursNote: 'CLI process, default flags',
+    pyworkflow: py, pyworkflowNote: `process; the call alone ${pyOwn.median.toFixed(2)} s`,
+    floor, floorNote: 'minimal DELETEs, one transaction, statements only',
+    longestTxMs: longest,
+  });
+}
+
+for (const runs of args.runs.split(',').map(Number)) benchSize(runs, Number(args.rounds));

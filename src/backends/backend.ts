@@ -146,6 +146,13 @@ export interface Backend {
    * the store, or cannot be a key), each reported once in the log; 0 when not implemented.
    */
   skippedUnsafe?(): number;
+
+  /**
+   * When the user left the batch size to the sweep (`batchSize: 'auto'`): how many runs the next
+   * batch should hold, from what the backend measured of its batches so far. A backend without it
+   * gets DEFAULT_BATCH_SIZE (src/engine/sweep.ts) every time.
+   */
+  nextBatchSize?(): number;
 }
 
 export interface BackendDeps {

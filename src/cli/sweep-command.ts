@@ -9,7 +9,7 @@ import { RECORD_KINDS } from '../engine/records.js';
 import type { SweepReport } from '../engine/report.js';
 import { encodeResult, RUN_FLAG_OPTIONS } from '../engine/run-contract.js';
 import { isTerminalStatus, TERMINAL_STATUSES, type TerminalStatus } from '../engine/statuses.js';
-import { MAX_BATCH_SIZE, sweep } from '../engine/sweep.js';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, sweep } from '../engine/sweep.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { createBackend, secretsOf } from '../backends/registry.js';
@@ -28,7 +28,8 @@ Purges terminal pyworkflow runs older than the cutoff, with all their related re
   --older-than <instant>    purge runs updated before this RFC 3339 instant (date, time and zone,
                             e.g. 2026-01-31T00:00:00Z or 2026-01-31T02:00:00+02:00)
   --dry-run                 count what would be deleted, delete nothing
-  --batch-size N            runs per batch/transaction (default 500, max ${MAX_BATCH_SIZE})
+  --batch-size N            runs per batch/transaction (max ${MAX_BATCH_SIZE}; default: SQLite sizes each
+                            batch to a 0.4 s transaction from the ones before it, other stores ${DEFAULT_BATCH_SIZE})
   --statuses a,b,...        terminal statuses to purge (default: ${TERMINAL_STATUSES.join(',')})
   --no-housekeeping         skip stream and soft-deleted-schedule housekeeping
   --orphans                 also purge per-run records without a run record, older than the cutoff
@@ -53,7 +54,8 @@ export interface ParsedSweepArgs {
   storage: string;
   cutoff: Date;
   dryRun: boolean;
-  batchSize: number;
+  /** 'auto' when the flag is absent: the backend sizes batches (src/engine/sweep.ts). */
+  batchSize: number | 'auto';
   statuses: TerminalStatus[];
   housekeeping: boolean;
   orphans: boolean;
@@ -92,7 +94,7 @@ export function parseSweepArgs(argv: readonly string[], now: Date): ParsedSweepA
   }
   const cutoff = days !== undefined ? cutoffFromDays(now, parseRetentionDays(days, '--retention-days')) : parseInstant(olderThan!);
 
-  const batchSize = intFlag(str('batch-size'), '--batch-size', 500, 1, MAX_BATCH_SIZE);
+  const batchSize = str('batch-size') === undefined ? 'auto' : intFlag(str('batch-size'), '--batch-size', DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE);
 
   let statuses: TerminalStatus[] = [...TERMINAL_STATUSES];
   const rawStatuses = str('statuses');

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import AjvModule from 'ajv';
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
 import { cassandraConfigSchema, type CassandraConfig } from '../backends/cassandra/config.js';
@@ -39,7 +39,14 @@ export const STORAGE_TYPES = ['postgres', 'citus', 'mysql', 'sqlite', 'file', 'c
 // ajv's CJS default export needs unwrapping under NodeNext ESM.
 const Ajv = AjvModule as unknown as typeof AjvModule.default;
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-const validators = new Map(Object.entries(SCHEMAS).map(([type, schema]) => [type, ajv.compile(schema)]));
+// Compiled on first use: a sweep validates one config, and compiling every store's schema at start-up
+// cost the CLI process tens of milliseconds (bench/sqlite-bench.ts times the whole process).
+const validators = new Map<string, ValidateFunction>();
+function validatorFor(type: string): ValidateFunction {
+  let v = validators.get(type);
+  if (!v) validators.set(type, (v = ajv.compile(SCHEMAS[type]!)));
+  return v;
+}
 
 /** Parses the value of `--storage`: inline JSON, `@path` to a .json/.yaml/.yml file, or `env`. */
 export function loadStorageConfig(value: string, env: NodeJS.ProcessEnv = process.env): StorageConfig {
@@ -75,10 +82,10 @@ export function validateStorageConfig(data: unknown): StorageConfig {
       'UNSUPPORTED_BACKEND',
     );
   }
-  if (typeof type !== 'string' || !validators.has(type)) {
+  if (typeof type !== 'string' || !Object.hasOwn(SCHEMAS, type)) {
     throw new InvalidInputError(`storage config key "type" must be one of ${STORAGE_TYPES.join(', ')}`, 'INVALID_STORAGE_CONFIG');
   }
-  const validate = validators.get(type)!;
+  const validate = validatorFor(type);
   if (!validate(data)) throw new InvalidInputError(`storage config (${type}): ${describeErrors(validate.errors ?? [])}`, 'INVALID_STORAGE_CONFIG');
   return data as unknown as StorageConfig;
 }

@@ -14,7 +14,11 @@ import type { TerminalStatus } from './statuses.js';
 export interface SweepOptions {
   cutoff: Date;
   statuses: readonly TerminalStatus[];
-  batchSize: number;
+  /**
+   * Runs per batch, or 'auto': the backend sizes each batch from what it measured of the previous
+   * ones (Backend.nextBatchSize, within 1..MAX_BATCH_SIZE), and DEFAULT_BATCH_SIZE where it cannot.
+   */
+  batchSize: number | 'auto';
   dryRun: boolean;
   housekeeping: boolean;
   /** When set, also sweep per-run data without a run record that is older than this instant. */
@@ -39,12 +43,14 @@ export interface SweepProgress {
 }
 
 export const MAX_BATCH_SIZE = 10_000;
+/** Runs per batch when the user did not choose and the backend has no measure of its own. */
+export const DEFAULT_BATCH_SIZE = 500;
 
 /** Runs one sweep. Resolves with a report also when the sweep fails midway (outcome says so). */
 export async function sweep(backend: Backend, options: SweepOptions): Promise<SweepReport> {
   const startedAt = options.now();
   assertSafeCutoff(options.cutoff, startedAt);
-  if (!Number.isInteger(options.batchSize) || options.batchSize < 1 || options.batchSize > MAX_BATCH_SIZE) {
+  if (options.batchSize !== 'auto' && (!Number.isInteger(options.batchSize) || options.batchSize < 1 || options.batchSize > MAX_BATCH_SIZE)) {
     throw new RetentionError('INVALID_INPUT', `batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`, { exitCode: 2 });
   }
   if (options.statuses.length === 0) throw new RetentionError('INVALID_INPUT', 'no statuses selected', { exitCode: 2 });
@@ -53,6 +59,8 @@ export async function sweep(backend: Backend, options: SweepOptions): Promise<Sw
     throw new RetentionError('INVALID_INPUT', `--orphans is not supported for ${backend.type} stores by this release; nothing was deleted`, { exitCode: 2 });
   }
 
+  // Housekeeping and the orphan sweep keep fixed batches: their rows are few and small.
+  const fixedBatchSize = options.batchSize === 'auto' ? DEFAULT_BATCH_SIZE : options.batchSize;
   const deleted = zeroCounts();
   const state = { schemaVersion: '', keptForChildren: 0, runsSeen: 0, runsExpected: 0 };
   const progress = (phase: SweepPhase): void =>
@@ -105,7 +113,7 @@ export async function sweep(backend: Backend, options: SweepOptions): Promise<Sw
         progress('housekeeping');
         await backend.housekeep({
           cutoff: options.cutoff,
-          batchSize: options.batchSize,
+          batchSize: fixedBatchSize,
           dryRun: options.dryRun,
           signal: options.signal,
           onBatch: (c) => {
@@ -120,7 +128,7 @@ export async function sweep(backend: Backend, options: SweepOptions): Promise<Sw
         await backend.sweepOrphans({
           cutoff: options.cutoff,
           orphanCutoff: options.orphanCutoff,
-          batchSize: options.batchSize,
+          batchSize: fixedBatchSize,
           dryRun: options.dryRun,
           signal: options.signal,
           onBatch: (c) => {
@@ -152,7 +160,14 @@ async function purgeCandidates(
   progress: (phase: SweepPhase) => void,
 ): Promise<void> {
   const selection: Selection = { statuses: new Set(options.statuses), cutoff: options.cutoff };
-  const query: CandidateQuery = { statuses: options.statuses, cutoff: options.cutoff, pageSize: options.batchSize };
+  const auto = options.batchSize === 'auto';
+  const batchSize = (): number => {
+    if (!auto) return options.batchSize as number;
+    const hint = backend.nextBatchSize?.() ?? DEFAULT_BATCH_SIZE;
+    return Math.max(1, Math.min(MAX_BATCH_SIZE, Math.floor(hint)));
+  };
+  // In auto mode pages stay at the default size and batches gather as many pages as they need.
+  const query: CandidateQuery = { statuses: options.statuses, cutoff: options.cutoff, pageSize: auto ? DEFAULT_BATCH_SIZE : batchSize() };
   state.runsExpected = await backend.countCandidates(query);
   progress('runs');
 
@@ -203,11 +218,25 @@ async function purgeCandidates(
     progress('runs');
   };
 
+  let size = batchSize();
+  let extended = false;
   for await (const page of backend.candidates(query)) {
     for (const run of page) {
       state.runsSeen += 1;
       pending.push(run);
-      if (pending.length >= options.batchSize) await flush();
+      if (pending.length >= size) {
+        // Auto sizes: a last batch of a few runs would pay a whole batch's fixed cost (SQLite: the
+        // pages nearly every batch rewrites) for them; up to a quarter more in this one is cheaper.
+        const left = state.runsExpected - state.runsSeen;
+        if (auto && !extended && left > 0 && left <= size / 4 && size + left <= MAX_BATCH_SIZE) {
+          size += left;
+          extended = true;
+          continue;
+        }
+        await flush();
+        size = batchSize();
+        extended = false;
+      }
     }
   }
   await flush();

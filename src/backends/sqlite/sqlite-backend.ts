@@ -2,6 +2,17 @@
 // BEGIN IMMEDIATE transaction (pyworkflow's workers wait at most their 5 s busy timeout, never for a
 // whole purge, H14), re-reads the batch's runs under that lock (H15), and deletes related rows
 // before run rows.
+//
+// Batch size, when the user leaves it to us: a batch's cost is mostly the pages it changes, and each
+// changed page is written twice per transaction (its original to the rollback journal, then itself).
+// The rows of one run are spread over the file (a run's events over the time the run lasted, its
+// event ids at random places of their index), so a small batch changes a page or two *per row* and
+// the next batch changes most of the same pages again: at 20k runs a batch of 500 runs journalled
+// 26 MB, a quarter of the 100 MB file, and 24 such batches wrote 635 MB where one transaction wrote
+// 70 MB (bench/sqlite-bench.ts). At 100k runs a batch of 450 changed 10,378 pages, 23 per run (4,045
+// of the events table, 3,288 of its event_id index), where one transaction of all 60k purgeable runs
+// changes 1.5 pages per run: larger batches share pages; a time budget (batch-sizer.ts) keeps each
+// one short, so a big store is swept at a multiple of the single-transaction floor, by design.
 
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
@@ -16,6 +27,17 @@ import { runSqliteHousekeeping } from './housekeeping.js';
 import { detectSqliteLayout, type SqliteLayout } from './layout.js';
 import { runSqliteOrphanSweep } from './orphans.js';
 import { acquireSqliteSweepLock } from './sweep-lock.js';
+import { BatchSizer } from './batch-sizer.js';
+
+/**
+ * Target BEGIN→COMMIT time of a purge batch when the batch size is ours to choose: well under the
+ * longest transaction we allow ourselves (1 s) and under a tenth of the 5 s pyworkflow's workers wait
+ * for the write lock. On a busy 2-core machine one batch in a hundred took twice its neighbours'
+ * time: with a 500 ms target the longest of 100k-run sweeps reached 1.02-1.06 s (bench/sqlite-bench.ts).
+ */
+export const SQLITE_TRANSACTION_BUDGET_MS = 400;
+/** The first batch, before any has been measured: the old fixed default, well inside the budget even on a 100k-run store. */
+const SQLITE_FIRST_BATCH = 500;
 
 interface RunRow {
   run_id: string;
@@ -29,6 +51,7 @@ export class SqliteBackend implements Backend {
   readonly target: string;
   private db: Database.Database | null = null;
   private layout: SqliteLayout | null = null;
+  private readonly sizer = new BatchSizer({ budgetMs: SQLITE_TRANSACTION_BUDGET_MS, first: SQLITE_FIRST_BATCH });
 
   constructor(
     private readonly config: SqliteConfig,
@@ -92,7 +115,10 @@ export class SqliteBackend implements Backend {
     const statuses = JSON.stringify(query.statuses);
     const coarse = formatPythonUtc(new Date(query.cutoff.getTime() + COARSE_MARGIN_MS));
     const columns = `run_id, status, updated_at, ${parentColumn(this.requireLayout())}`;
-    const filter = 'status IN (SELECT value FROM json_each(@statuses)) AND updated_at < @coarse';
+    // The unary `+` keeps the planner off idx_runs_status: through it, every page re-read all runs of
+    // those statuses and sorted them by run_id (at 100k runs, paging took 7.2 s; over the primary
+    // key 0.3 s). test/unit/backends/sqlite/sqlite-plans.test.ts checks the plans.
+    const filter = '+status IN (SELECT value FROM json_each(@statuses)) AND +updated_at < @coarse';
     // In run_id order over the primary key: three of the four b-trees of `events` (and those of
     // hooks, steps, checkpoints) are keyed by run_id, so a batch of neighbouring run ids changes
     // (and journals) a narrow band of index pages instead of pages all over the file.
@@ -172,11 +198,18 @@ export class SqliteBackend implements Backend {
       // IMMEDIATE takes the write lock up front, so the re-read and the deletes see one state.
       const started = performance.now();
       const result = options.dryRun ? work.deferred() : work.immediate();
-      this.deps.logger.debug('transaction', { what: 'purge', durationMs: Math.round((performance.now() - started) * 1000) / 1000 });
+      const ms = performance.now() - started;
+      this.sizer.record(batch.runs.length, ms);
+      this.deps.logger.debug('transaction', { what: 'purge', runs: batch.runs.length, durationMs: Math.round(ms * 1000) / 1000 });
       return result;
     } catch (err) {
       throw backendError(this.target, `purging a batch of ${batch.runs.length} runs`, err);
     }
+  }
+
+  /** Runs for the next batch: as many as fit the transaction budget, from the batches so far (batch-sizer.ts). */
+  nextBatchSize(): number {
+    return this.sizer.next();
   }
 
   async housekeep(request: HousekeepingRequest): Promise<void> {

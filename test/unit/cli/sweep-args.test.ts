@@ -9,7 +9,7 @@ describe('sweep flags', () => {
   it('applies defaults', () => {
     const a = parseSweepArgs([...base, '--retention-days', '30'], now);
     expect(a.cutoff.toISOString()).toBe('2026-05-02T00:00:00.000Z');
-    expect(a.batchSize).toBe(500);
+    expect(a.batchSize).toBe('auto');
     expect(a.statuses).toEqual(['completed', 'failed', 'cancelled', 'continued_as_new', 'interrupted']);
     expect(a.dryRun).toBe(false);
     expect(a.housekeeping).toBe(true);
