@@ -333,8 +333,8 @@ export const RETENTION_POLICY_SPEC: Schema = {
       format: 'int32',
       minimum: 1,
       maximum: 10000,
-      default: 500,
-      description: 'Runs purged per batch (per transaction in SQL stores): smaller batches hold locks for less time.',
+      description:
+        'Runs purged per batch (per transaction in SQL stores): smaller batches hold locks for less time. Unset: the sweep sizes batches itself (SQLite fills a 0.4 s transaction budget; other stores use 500).',
     },
     activeDeadlineSeconds: {
       type: 'integer',

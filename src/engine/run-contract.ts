@@ -23,7 +23,8 @@ export interface RunRequest {
   /** The pyworkflow storage config (secrets only as ${ENV} placeholders). */
   storage: Record<string, unknown>;
   retentionDays: number;
-  batchSize: number;
+  /** Absent: the sweep sizes its batches itself (the CLI's default). */
+  batchSize?: number;
   statuses: string[];
   dryRun: boolean;
   housekeeping: boolean;
@@ -60,7 +61,7 @@ export function buildSweepArgs(r: RunRequest): string[] {
     'sweep',
     '--storage', JSON.stringify(r.storage),
     '--retention-days', String(r.retentionDays),
-    '--batch-size', String(r.batchSize),
+    ...(r.batchSize === undefined ? [] : ['--batch-size', String(r.batchSize)]),
     '--statuses', r.statuses.join(','),
     ...(r.dryRun ? ['--dry-run'] : []),
     ...(r.housekeeping ? [] : ['--no-housekeeping']),
@@ -100,16 +101,16 @@ export function readSweepArgs(args: readonly string[] | undefined): RunRequest |
     return undefined;
   }
   const retentionDays = num('retention-days');
-  const batchSize = num('batch-size');
+  const batchSize = values['batch-size'] === undefined ? undefined : num('batch-size');
   const maxDurationSeconds = num('max-duration');
   const lockWaitSeconds = num('lock-wait');
-  if (storage === null || typeof storage !== 'object' || retentionDays === undefined || batchSize === undefined || maxDurationSeconds === undefined || lockWaitSeconds === undefined) {
+  if (storage === null || typeof storage !== 'object' || retentionDays === undefined || (values['batch-size'] !== undefined && batchSize === undefined) || maxDurationSeconds === undefined || lockWaitSeconds === undefined) {
     return undefined;
   }
   return {
     storage: storage as Record<string, unknown>,
     retentionDays,
-    batchSize,
+    ...(batchSize === undefined ? {} : { batchSize }),
     statuses: typeof values.statuses === 'string' ? values.statuses.split(',') : [],
     dryRun: values['dry-run'] === true,
     housekeeping: values['no-housekeeping'] !== true,

@@ -52,7 +52,7 @@ export function runRequest(policy: RetentionPolicy, backend: StorageBackend, sto
   return {
     storage: storageConfig,
     retentionDays: s.retentionDays,
-    batchSize: s.batchSize,
+    ...(s.batchSize === undefined ? {} : { batchSize: s.batchSize }),
     statuses: [...s.statuses],
     dryRun: s.dryRun,
     housekeeping: s.housekeeping,

@@ -381,8 +381,8 @@ export interface RetentionPolicySpec {
   housekeeping: boolean;
   /** Also purge data older than the cutoff whose run record no longer exists (never data of a run that still has a record). Default: false. */
   orphans: boolean;
-  /** Runs purged per batch (per transaction in SQL stores): smaller batches hold locks for less time. Default: 500. */
-  batchSize: number;
+  /** Runs purged per batch (per transaction in SQL stores): smaller batches hold locks for less time. Unset: the sweep sizes batches itself (SQLite fills a 0.4 s transaction budget; other stores use 500). */
+  batchSize?: number;
   /** How long one run may take before it is stopped; what it finished stays done and the next run continues. Default: 3600. */
   activeDeadlineSeconds: number;
   /** Retries of a failed run within the same schedule slot. Default: 0. */

@@ -84,7 +84,6 @@ describe('validateRetentionPolicy', () => {
       statuses: ['completed', 'failed', 'cancelled', 'continued_as_new', 'interrupted'],
       housekeeping: true,
       orphans: false,
-      batchSize: 500,
       activeDeadlineSeconds: 3600,
       backoffLimit: 0,
       successfulJobsHistoryLimit: 3,

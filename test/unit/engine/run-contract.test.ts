@@ -49,6 +49,16 @@ describe('sweep flags', () => {
     expect(JSON.parse(parsed.storage)).toEqual(request.storage);
   });
 
+  it('no batch size in the request: no --batch-size flag, and the CLI sizes batches itself', () => {
+    const { batchSize: _omitted, ...auto } = request;
+    const args = buildSweepArgs(auto);
+    expect(args).not.toContain('--batch-size');
+    expect(readSweepArgs(args)).toEqual(auto);
+    expect(parseSweepArgs(args.slice(1), new Date('2026-03-01T00:00:00Z')).batchSize).toBe('auto');
+    // A flag that is there but not a number is not this contract.
+    expect(readSweepArgs([...args, '--batch-size', 'many'])).toBeUndefined();
+  });
+
   it('args that are not a sweep of this contract read as undefined', () => {
     expect(readSweepArgs(undefined)).toBeUndefined();
     expect(readSweepArgs(['restore'])).toBeUndefined();

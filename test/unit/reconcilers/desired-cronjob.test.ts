@@ -84,6 +84,9 @@ describe('desiredCronJob', () => {
       '--dry-run', '--no-housekeeping', '--orphans', '--lock-wait', '270', '--max-duration', '540',
       '--output', 'json', '--termination-log', '/dev/termination-log', '--progress', 'log', '--log-format', 'json',
     ]);
+    // batchSize unset (no CRD default): no flag, so the sweep sizes its batches itself.
+    const autoArgs = desiredCronJob({ policy: validPolicy({}), backend: sqlite, runImage: image }).spec.jobTemplate.spec!.template.spec!.containers[0]!.args!;
+    expect(autoArgs).not.toContain('--batch-size');
     // Headroom from the store's timeouts (run-contract.ts): postgres's statement (60 s) + connect (10 s) + grace (30 s).
     const pgArgs = desiredCronJob({ policy: validPolicy({ activeDeadlineSeconds: 3600 }), backend: pg, runImage: image }).spec.jobTemplate.spec!.template.spec!.containers[0]!.args!;
     expect(pgArgs[pgArgs.indexOf('--max-duration') + 1]).toBe('3500');
